@@ -1,0 +1,1 @@
+// placeholder: api (to be written)

@@ -1,0 +1,1 @@
+// placeholder: bench/select_bench (to be written)

@@ -1,0 +1,44 @@
+// Perplexity of a causal LM on a token stream. INTERNAL to core: includes ATen.
+//
+// The stream is cut into non-overlapping windows of `seqlen` ids; a window of L ids is fed as its
+// first L-1 ids and predicts its last L-1 ids (so llama2.c's "513 ids predicting 512 tokens" is
+// seqlen 513). NLL is the mean over every predicted token of every window; ppl = exp(nll).
+// A trailing remainder shorter than seqlen is dropped (as Wanda and llama.cpp do).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/model/causal_lm.h"
+#include "core/runtime/cancel.h"
+#include "core/runtime/observer.h"
+
+namespace gp {
+
+struct PerplexityOptions {
+    int64_t seqlen = 512;    // ids per window (>= 2)
+    int64_t maxWindows = 0;  // 0 = all
+    int64_t batchSize = 4;   // windows per forward pass
+};
+
+struct PerplexityResult {
+    int64_t tokens = 0;  // predicted tokens
+    int64_t windows = 0;
+    double nll = 0.0;
+    double ppl = 0.0;
+    double seconds = 0.0;
+};
+
+// Windows [N, seqlen] int64 (CPU) from a stream; Error if the stream is shorter than one window.
+at::Tensor cutWindows(const std::vector<int32_t>& ids, int64_t seqlen, int64_t maxWindows,
+                      const std::string& sourceForErrors);
+
+// Runs under inference mode on the model's device and dtype (log-softmax in fp32). Reports
+// Stage::Evaluate progress per batch; polls `cancel` between batches.
+PerplexityResult evaluatePerplexity(const CausalLM& model, const at::Tensor& windows,
+                                    const PerplexityOptions& options, ObserverRef observer = {},
+                                    const CancelToken* cancel = nullptr);
+
+}  // namespace gp

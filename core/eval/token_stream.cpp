@@ -1,0 +1,1 @@
+// placeholder: eval/token_stream (to be written)

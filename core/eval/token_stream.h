@@ -1,0 +1,26 @@
+// Text -> one stream of token ids, for perplexity and calibration. Plain C++.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/tokenizer/tokenizer.h"
+
+namespace gp {
+
+struct TokenStreamOptions {
+    // When non-empty, the text is split at every occurrence of this string (which is dropped)
+    // and every non-blank document starts with `bos` (TinyStories marks stories with
+    // "<|endoftext|>"). When empty the text is one document and no BOS is added.
+    std::string docSeparator;
+    std::optional<int32_t> bos;
+};
+
+// Tokenizes `text`; sourceForErrors names the file. Error if it yields no tokens.
+std::vector<int32_t> tokenizeText(const Tokenizer& tokenizer, const std::string& text,
+                                  const TokenStreamOptions& options,
+                                  const std::string& sourceForErrors);
+
+}  // namespace gp

@@ -1,0 +1,1 @@
+// placeholder: io/safetensors (to be written)

@@ -1,0 +1,1 @@
+// placeholder: model/model_config (to be written)

@@ -1,0 +1,1 @@
+// placeholder: prune/selection (to be written)

@@ -1,0 +1,1 @@
+// placeholder: report/run_record (to be written)

@@ -1,0 +1,49 @@
+#include "core/runtime/compute.h"
+
+#include <ATen/Parallel.h>
+
+#include <thread>
+
+#include "core/runtime/error.h"
+
+namespace gp {
+
+at::Device parseDevice(const std::string& text) {
+    if (text == "cpu") return at::kCPU;
+    if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
+        if (!at::hasCUDA())
+            throw badArgument("--device", "'" + text +
+                                              "' asked for, but this LibTorch has no CUDA or no "
+                                              "GPU is present; use --device cpu");
+        return at::Device(text);
+    }
+    throw badArgument("--device", "unknown device '" + text + "' (expected cpu, cuda or cuda:N)");
+}
+
+at::ScalarType parseDtype(const std::string& text) {
+    if (text == "fp32" || text == "float32" || text == "f32") return at::kFloat;
+    if (text == "bf16" || text == "bfloat16") return at::kBFloat16;
+    if (text == "fp16" || text == "float16" || text == "f16") return at::kHalf;
+    throw badArgument("--dtype", "unknown dtype '" + text + "' (expected fp32, bf16 or fp16)");
+}
+
+std::string dtypeName(at::ScalarType dtype) {
+    switch (dtype) {
+        case at::kFloat: return "fp32";
+        case at::kBFloat16: return "bf16";
+        case at::kHalf: return "fp16";
+        case at::kDouble: return "fp64";
+        default: return c10::toString(dtype);
+    }
+}
+
+ComputeSpec parseCompute(const std::string& device, const std::string& dtype) {
+    return ComputeSpec{parseDevice(device), parseDtype(dtype)};
+}
+
+void initialiseLibTorch() {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    if (at::get_num_threads() != static_cast<int>(cores)) at::set_num_threads(cores);
+}
+
+}  // namespace gp

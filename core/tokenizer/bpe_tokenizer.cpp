@@ -1,0 +1,1 @@
+// placeholder: tokenizer/bpe_tokenizer (to be written)

@@ -1,0 +1,1 @@
+// Carries the precompiled header of the engine tests (test_pch.h).

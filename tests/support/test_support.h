@@ -1,0 +1,42 @@
+// Helpers shared by the engine tests. INTERNAL: includes ATen and Qt Test.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <QtTest/QtTest>
+
+#include <string>
+
+namespace gp::test {
+
+// $GRADPROBE_DATA (../shared/data in CI), or "" when unset.
+std::string dataDir();
+// Skips the current test with a clear message when GRADPROBE_DATA is unset or lacks `relative`;
+// returns the full path otherwise. Use through GP_REQUIRE_DATA.
+std::string dataFileOrEmpty(const std::string& relative, QString* whyMissing);
+
+// The built-in demo model folder (resources/demo-model in the source tree).
+std::string demoModelDir();
+
+// Describes how two tensors differ: shapes, max |a-b|, and the first differing values.
+std::string describeDifference(const at::Tensor& actual, const at::Tensor& expected, double atol,
+                               double rtol);
+bool allClose(const at::Tensor& actual, const at::Tensor& expected, double atol, double rtol);
+
+}  // namespace gp::test
+
+// Resolves a file under $GRADPROBE_DATA into `var`, or QSKIPs the test saying why.
+#define GP_REQUIRE_DATA(var, relative)                                       \
+    std::string var;                                                         \
+    do {                                                                     \
+        QString gpWhyMissing;                                                \
+        var = gp::test::dataFileOrEmpty(relative, &gpWhyMissing);            \
+        if (var.empty()) QSKIP(qPrintable(gpWhyMissing));                    \
+    } while (false)
+
+// Compares tensors with allclose and fails with describeDifference's report.
+#define GP_COMPARE_TENSORS(actual, expected, atol, rtol)                                   \
+    do {                                                                                   \
+        const at::Tensor gpA = (actual), gpE = (expected);                                 \
+        if (!gp::test::allClose(gpA, gpE, (atol), (rtol)))                                 \
+            QFAIL(gp::test::describeDifference(gpA, gpE, (atol), (rtol)).c_str());        \
+    } while (false)

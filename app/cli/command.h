@@ -7,6 +7,8 @@
 
 #include <functional>
 
+#include "core/api/engine.h"
+
 namespace gp::cli {
 
 using Action = std::function<int()>;
@@ -14,5 +16,13 @@ using Action = std::function<int()>;
 void addInfoCommand(CLI::App& root, Action& action);
 void addEvalCommand(CLI::App& root, Action& action);
 void addBenchCommand(CLI::App& root, Action& action);
+void addPruneCommand(CLI::App& root, Action& action);
+void addTrainDemoCommand(CLI::App& root, Action& action);
+void addExportCommand(CLI::App& root, Action& action);
+void addGenerateCommand(CLI::App& root, Action& action);
+void addReportCommand(CLI::App& root, Action& action);
+
+// One line (or two) on stdout saying what an export wrote and how large (export_command.cpp).
+void printExportSummary(const ExportResult& result);
 
 }  // namespace gp::cli

@@ -17,7 +17,12 @@ int main(int argc, char** argv) {
     gp::cli::Action action;
     gp::cli::addInfoCommand(root, action);
     gp::cli::addEvalCommand(root, action);
+    gp::cli::addPruneCommand(root, action);
     gp::cli::addBenchCommand(root, action);
+    gp::cli::addTrainDemoCommand(root, action);
+    gp::cli::addExportCommand(root, action);
+    gp::cli::addGenerateCommand(root, action);
+    gp::cli::addReportCommand(root, action);
 
     try {
         root.parse(argc, argv);

@@ -1,1 +1,184 @@
-// placeholder: api (to be written)
+#include "core/api/engine.h"
+
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/api/session_impl.h"
+#include "core/eval/perplexity.h"
+#include "core/eval/token_stream.h"
+#include "core/io/text_file.h"
+#include "core/runtime/error.h"
+
+namespace gp {
+namespace {
+
+const char* formatName(CheckpointFormat format) {
+    switch (format) {
+        case CheckpointFormat::HuggingFaceFolder: return "huggingface";
+        case CheckpointFormat::SafetensorsFile: return "safetensors";
+        case CheckpointFormat::Llama2c: return "llama2c";
+    }
+    return "unknown";
+}
+
+// Floating weights go to the compute dtype and device; integer tensors keep their type.
+void moveWeights(WeightMap& weights, const ComputeSpec& compute) {
+    for (auto& [name, tensor] : weights) {
+        if (at::isFloatingType(tensor.scalar_type()))
+            tensor = tensor.to(compute.device, compute.dtype);
+        else
+            tensor = tensor.to(compute.device);
+    }
+}
+
+ModelInfo describe(const ModelSession::Impl& session) {
+    const ModelConfig& config = session.config;
+    ModelInfo info;
+    info.path = session.checkpoint.path;
+    info.format = formatName(session.checkpoint.format);
+    info.architecture = config.modelType;
+    info.dtype = dtypeName(session.compute.dtype);
+    info.device = session.compute.device.str();
+    info.vocabSize = config.vocabSize;
+    info.hiddenSize = config.hiddenSize;
+    info.numLayers = config.numLayers;
+    info.numHeads = config.numHeads;
+    info.numKvHeads = config.numKvHeads;
+    info.intermediateSize = config.intermediateSize;
+    info.contextLength = config.maxPositions;
+    for (const auto& [name, tensor] : session.model->weights()) info.totalParameters += tensor.numel();
+    for (const PrunableWeight& weight : session.prunable) {
+        LayerInfo layer;
+        layer.name = weight.name;
+        layer.block = weight.block;
+        layer.shape = weight.matrix.sizes().vec();
+        layer.numel = weight.matrix.numel();
+        info.prunableParameters += layer.numel;
+        info.prunableLayers.push_back(std::move(layer));
+    }
+    info.tokenizerPath = session.tokenizer ? session.checkpoint.tokenizerPath : "";
+    info.calibrationTextPath = session.checkpoint.calibrationTextPath;
+    info.evaluationTextPath = session.checkpoint.evaluationTextPath;
+    return info;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+void initialiseEngine() { initialiseLibTorch(); }
+
+std::string engineVersion() {
+    std::string version = "GradProbe " GP_VERSION_STRING ", LibTorch ";
+    version += std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) +
+               "." + std::to_string(TORCH_VERSION_PATCH);
+    version += at::hasCUDA() ? " (CUDA)" : " (CPU)";
+    return version;
+}
+
+std::string demoModelPath() {
+    namespace fs = std::filesystem;
+    if (const char* configured = std::getenv("GP_DEMO_MODEL_DIR")) return configured;
+    std::error_code ignored;
+    const fs::path beside = fs::read_symlink("/proc/self/exe", ignored).parent_path() / "demo-model";
+    if (fs::exists(beside / "config.json")) return beside.string();
+    return GP_DEMO_MODEL_DIR;
+}
+
+const Tokenizer& ModelSession::Impl::requireTokenizer() const {
+    if (!tokenizer)
+        throw badInput(checkpoint.path, "tokenizer",
+                       "no tokenizer found beside the model (tokenizer.json, tokenizer.bin or "
+                       "tok<vocab>.bin); pass one with --tokenizer");
+    return *tokenizer;
+}
+
+std::vector<int32_t> ModelSession::Impl::tokenizeFile(const std::string& path,
+                                                      const std::string& docSeparator) const {
+    const std::string text = readTextFile(path);
+    TokenStreamOptions stream;
+    stream.docSeparator = docSeparator;
+    if (!docSeparator.empty()) {
+        stream.bos = requireTokenizer().bosId();
+        if (!stream.bos && config.bosTokenId >= 0) stream.bos = int32_t(config.bosTokenId);
+        if (!stream.bos)
+            throw badArgument("--doc-separator",
+                              "the model has no BOS token to start each document with");
+    }
+    return tokenizeText(requireTokenizer(), text, stream, path);
+}
+
+ModelSession::ModelSession(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+ModelSession::~ModelSession() = default;
+
+std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
+                                                 const LoadOptions& options,
+                                                 RunObserver* observer) {
+    ObserverRef watch(observer);
+    const auto started = std::chrono::steady_clock::now();
+    watch->onStage({Stage::Load, false, 0.0, path});
+    auto session = std::make_unique<Impl>();
+    session->options = options;
+    session->compute = parseCompute(options.device, options.dtype.empty() ? "fp32" : options.dtype);
+    session->checkpoint = loadCheckpoint(path);
+    session->config = parseModelConfig(session->checkpoint.configText,
+                                       session->checkpoint.configPath.empty()
+                                           ? session->checkpoint.path
+                                           : session->checkpoint.configPath);
+    WeightMap weights = std::move(session->checkpoint.weights);
+    moveWeights(weights, session->compute);
+    session->model = createCausalLM(session->config, std::move(weights), path);
+    const std::string tokenizerPath =
+        options.tokenizerPath.empty() ? session->checkpoint.tokenizerPath : options.tokenizerPath;
+    if (!tokenizerPath.empty()) {
+        session->tokenizer = loadTokenizer(tokenizerPath, int32_t(session->config.vocabSize));
+        session->checkpoint.tokenizerPath = tokenizerPath;
+    }
+    session->prunable = session->model->prunableWeights(options.includeHead);
+    session->info = describe(*session);
+    watch->onStage({Stage::Load, true, secondsSince(started), path});
+    return std::unique_ptr<ModelSession>(new ModelSession(std::move(session)));
+}
+
+const ModelInfo& ModelSession::info() const { return m_impl->info; }
+
+EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* observer,
+                                  const CancelToken* cancel) {
+    const Impl& session = *m_impl;
+    const std::string textPath =
+        options.textPath.empty() ? session.checkpoint.evaluationTextPath : options.textPath;
+    if (textPath.empty())
+        throw badArgument("--text", "this model ships no evaluation text; give a text file");
+    const int64_t context = session.config.maxPositions > 0 ? session.config.maxPositions : 512;
+    PerplexityOptions perplexity;
+    perplexity.seqlen = options.seqlen > 0 ? options.seqlen : std::min<int64_t>(512, context);
+    if (perplexity.seqlen < 2) throw badArgument("--seqlen", "must be at least 2");
+    if (perplexity.seqlen - 1 > context)
+        throw badArgument("--seqlen", "a window of " + std::to_string(perplexity.seqlen) +
+                                          " ids feeds " + std::to_string(perplexity.seqlen - 1) +
+                                          " positions, more than the model's context of " +
+                                          std::to_string(context));
+    perplexity.maxWindows = options.maxWindows;
+    perplexity.batchSize = std::max<int64_t>(1, options.batchSize);
+
+    const std::vector<int32_t> ids = session.tokenizeFile(textPath, options.docSeparator);
+    const at::Tensor windows =
+        cutWindows(ids, perplexity.seqlen, perplexity.maxWindows, textPath).to(session.compute.device);
+    const PerplexityResult measured =
+        evaluatePerplexity(*session.model, windows, perplexity, ObserverRef(observer), cancel);
+    EvalResult result;
+    result.tokens = measured.tokens;
+    result.windows = measured.windows;
+    result.nll = measured.nll;
+    result.ppl = measured.ppl;
+    result.seconds = measured.seconds;
+    return result;
+}
+
+}  // namespace gp

@@ -4,10 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/prune/prune_options.h"
+#include "core/prune/prune_result.h"
+#include "core/report/html_report.h"
+#include "core/report/run_record.h"
 #include "core/runtime/cancel.h"
 #include "core/runtime/observer.h"
 
@@ -71,6 +76,77 @@ struct EvalResult {
     double seconds = 0.0;
 };
 
+// What the sparsity slider shows without running anything: the selection a target would make
+// on the cached scores (magnitude, or the last run's WANDA scores).
+struct PreviewOptions {
+    double sparsity = 0.5;
+    std::string method = "magnitude";
+    std::string group = "global";
+    int64_t nmN = 2;
+    int64_t nmM = 4;
+};
+
+struct Preview {
+    double threshold = 0.0;
+    std::vector<double> layerSparsity;  // predicted, in prunable-layer order
+    std::vector<HistogramEvent> histograms;  // per layer, then the global one (layer "")
+};
+
+// Writing the model out (core/api/export_session.cpp). The target is a folder; it must not be
+// (or contain) the model's input, and one already holding a model is refused unless `force`.
+// Files are staged in a folder beside it and moved into place at the end (export_folder.h), so
+// the target never shows half a model.
+struct ExportOptions {
+    std::string outDir;
+    // "dense": a Hugging Face folder (config.json, tokenizer files, model.safetensors or shards +
+    //          index) with the input's tensor names, shapes and dtypes, pruned weights exactly 0;
+    // "compressed": the same with the pruned layers in compressed-tensors' sparse-bitmask layout
+    //          (and its quantization_config entry in config.json);
+    // "llama2c": a llama2.c .bin (LLaMA models only) and the llama2.c tokenizer .bin.
+    // A llama2.c input exported as dense/compressed becomes a Hugging Face LLaMA folder.
+    std::string format = "dense";
+    bool force = false;
+    bool masks = true;                     // also gradprobe_masks.safetensors (not for llama2c)
+    int64_t maxShardBytes = 4000000000;    // shard the weights above this ("4GB" as HF counts)
+};
+
+struct ExportResult {
+    std::string path;       // the folder
+    std::string modelPath;  // what to open again: the folder, or the .bin for llama2c
+    std::string format;
+    std::vector<std::string> files;  // names inside the folder
+    int64_t shards = 0;
+    int64_t weightFileBytes = 0;       // weight files on disk
+    int64_t denseWeightBytes = 0;      // tensor bytes of the same weights stored dense
+    int64_t layerDenseBytes = 0;       // the pruned layers, dense tensor bytes
+    int64_t layerCompressedBytes = 0;  // the pruned layers as written (compressed format)
+    int64_t maskFileBytes = 0;
+    int64_t totalBytes = 0;            // every file written
+    double sparsity = 0.0;             // zeros / parameters over the floating tensors written
+    double seconds = 0.0;
+    std::vector<std::string> warnings;
+};
+
+// Text generation (core/api/export_session.cpp): BOS, then the prompt's tokens, then up to
+// `steps` new tokens; stops early at EOS (or at BOS, which llama2.c's stories models emit
+// between stories, as run.c does).
+struct GenerateOptions {
+    std::string prompt;
+    int64_t steps = 256;       // new tokens at most
+    double temperature = 0.0;  // 0 = greedy
+    uint64_t seed = 0;         // for temperature > 0
+};
+
+struct GenerateResult {
+    std::string text;                 // prompt + continuation, decoded
+    std::string continuation;         // the generated part only
+    std::vector<int32_t> promptIds;   // BOS (when the model has one) + the prompt's ids
+    std::vector<int32_t> ids;         // generated ids (without the stop token)
+    bool stopped = false;             // reached EOS/BOS before `steps`
+    double seconds = 0.0;
+    double tokensPerSecond = 0.0;
+};
+
 class ModelSession {
 public:
     // Loads a Hugging Face folder, a .safetensors file or a llama2.c .bin. Error on bad input.
@@ -83,6 +159,34 @@ public:
     EvalResult evaluate(const EvalOptions& options, RunObserver* observer = nullptr,
                         const CancelToken* cancel = nullptr);
 
+    // Prunes the model in memory. On cancel (or an error) the weights are restored exactly to
+    // what they were before the call. The pruned state stays until restoreOriginal() or another
+    // run; every run starts from the original weights.
+    PruneResult prune(const PruneOptions& options, RunObserver* observer = nullptr,
+                      const CancelToken* cancel = nullptr);
+    // Back to the weights as loaded.
+    void restoreOriginal();
+    // Re-applies the masks of an earlier run of this session (run history "revert").
+    void applyRun(int runId);
+    // Fast selection on cached scores for interactive tuning (no calibration, no probe).
+    Preview preview(const PreviewOptions& options);
+    // A 64-bit fingerprint (FNV-1a) of every prunable weight's bytes, as hex: equal fingerprints
+    // mean bit-identical weights (tests and the GUI check that a cancelled run restored them).
+    std::string weightFingerprint() const;
+
+    // ---- export, generation, reports (core/api/export_session.cpp) ----
+
+    // Writes the model as it is now (pruned or not); see ExportOptions. Reports Stage::Export.
+    ExportResult exportModel(const ExportOptions& options, RunObserver* observer = nullptr,
+                             const CancelToken* cancel = nullptr);
+    // Generates from the model as it is now (before or after pruning: same options, same text
+    // for the same weights).
+    GenerateResult generate(const GenerateOptions& options, const CancelToken* cancel = nullptr);
+    // The run record (report.json) of a result of this session: model facts, settings, the
+    // result, the export when given, software versions and the time.
+    RunRecord runRecord(const PruneResult& result, const ExportResult* exported = nullptr,
+                        const std::vector<RunHistoryPoint>& history = {}) const;
+
     struct Impl;  // engine-side state (LibTorch); defined in core/api/session_impl.h
     Impl& impl() { return *m_impl; }
 
@@ -90,5 +194,13 @@ private:
     explicit ModelSession(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> m_impl;
 };
+
+// Writes report.json (the record) and report.html (with `images`, PNG bytes by plot name; empty
+// when drawn without Qt) into `folder` (which must exist), each atomically. Returns the two paths.
+std::vector<std::string> writeReport(const std::string& folder, const RunRecord& record,
+                                     const ReportImages& images = {});
+// Writes one HTML report file atomically (`gradprobe report RUN.json --html OUT`).
+void writeHtmlReport(const std::string& path, const RunRecord& record,
+                     const ReportImages& images = {});
 
 }  // namespace gp

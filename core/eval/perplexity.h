@@ -18,7 +18,8 @@
 namespace gp {
 
 struct PerplexityOptions {
-    int64_t seqlen = 512;    // ids per window (>= 2)
+    int64_t seqlen = 512;    // ids per window (>= 2), for cutWindows; evaluatePerplexity reads the
+                             // length off the windows themselves
     int64_t maxWindows = 0;  // 0 = all
     int64_t batchSize = 4;   // windows per forward pass
 };
@@ -35,10 +36,13 @@ struct PerplexityResult {
 at::Tensor cutWindows(const std::vector<int32_t>& ids, int64_t seqlen, int64_t maxWindows,
                       const std::string& sourceForErrors);
 
-// Runs under inference mode on the model's device and dtype (log-softmax in fp32). Reports
-// Stage::Evaluate progress per batch; polls `cancel` between batches.
+// Runs under inference mode on the model's device and dtype (log-softmax in fp32, the NLL summed
+// in double). Uses the first maxWindows windows when that is > 0. Reports Stage::Evaluate
+// progress (unit "windows") after every batch; polls `cancel` before every batch and throws
+// Cancelled. An Error if a token id lies outside the model's vocabulary.
 PerplexityResult evaluatePerplexity(const CausalLM& model, const at::Tensor& windows,
-                                    const PerplexityOptions& options, ObserverRef observer = {},
+                                    const PerplexityOptions& options,
+                                    ObserverRef observer = ObserverRef(),
                                     const CancelToken* cancel = nullptr);
 
 }  // namespace gp

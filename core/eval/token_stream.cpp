@@ -1,1 +1,51 @@
-// placeholder: eval/token_stream (to be written)
+#include "core/eval/token_stream.h"
+
+#include "core/runtime/error.h"
+
+namespace gp {
+namespace {
+
+bool isBlank(std::string_view text) {
+    return text.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
+}
+
+// A document without the whitespace at its ends: the separator usually sits on its own line,
+// and llama2.c's TinyStories pre-processing strips each story before encoding it.
+std::string_view trimmed(std::string_view text) {
+    const size_t first = text.find_first_not_of(" \t\r\n\f\v");
+    if (first == std::string_view::npos) return {};
+    const size_t last = text.find_last_not_of(" \t\r\n\f\v");
+    return text.substr(first, last - first + 1);
+}
+
+void appendDocument(const Tokenizer& tokenizer, std::string_view document,
+                    const TokenStreamOptions& options, std::vector<int32_t>& ids) {
+    if (isBlank(document)) return;
+    if (options.bos) ids.push_back(*options.bos);
+    const std::vector<int32_t> encoded = tokenizer.encode(trimmed(document));
+    ids.insert(ids.end(), encoded.begin(), encoded.end());
+}
+
+}  // namespace
+
+std::vector<int32_t> tokenizeText(const Tokenizer& tokenizer, const std::string& text,
+                                  const TokenStreamOptions& options,
+                                  const std::string& sourceForErrors) {
+    std::vector<int32_t> ids;
+    if (options.docSeparator.empty()) {
+        ids = tokenizer.encode(text);
+    } else {
+        const std::string_view all(text);
+        size_t start = 0;
+        while (true) {
+            const size_t found = all.find(options.docSeparator, start);
+            appendDocument(tokenizer, all.substr(start, found - start), options, ids);
+            if (found == std::string_view::npos) break;
+            start = found + options.docSeparator.size();
+        }
+    }
+    if (ids.empty()) throw badInput(sourceForErrors, "", "the text yields no tokens");
+    return ids;
+}
+
+}  // namespace gp

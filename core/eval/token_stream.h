@@ -11,9 +11,10 @@
 namespace gp {
 
 struct TokenStreamOptions {
-    // When non-empty, the text is split at every occurrence of this string (which is dropped)
-    // and every non-blank document starts with `bos` (TinyStories marks stories with
-    // "<|endoftext|>"). When empty the text is one document and no BOS is added.
+    // When non-empty, the text is split at every occurrence of this string (which is dropped),
+    // each document loses the whitespace at its ends, blank ones are skipped, and every other
+    // document starts with `bos` when given (TinyStories marks stories with "<|endoftext|>").
+    // When empty the text is one document, encoded as it is, and no BOS is added.
     std::string docSeparator;
     std::optional<int32_t> bos;
 };

@@ -4,30 +4,54 @@
 // INTERNAL to core: includes ATen.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/io/llama2c_checkpoint.h"
 #include "core/io/weight_map.h"
 
 namespace gp {
 
 enum class CheckpointFormat { HuggingFaceFolder, SafetensorsFile, Llama2c };
 
+// A tensor as the checkpoint stores it (after a sparse-bitmask weight is decompressed): exports
+// write the same names, shapes and dtypes.
+struct StoredTensor {
+    std::string name;
+    at::ScalarType dtype = at::kFloat;
+    std::vector<int64_t> shape;
+};
+
 struct Checkpoint {
     CheckpointFormat format = CheckpointFormat::HuggingFaceFolder;
-    std::string path;            // what the user opened (folder or file)
-    std::string configPath;      // config.json read ("" for llama2.c)
-    std::string configText;      // config JSON text (synthesised for llama2.c)
-    WeightMap weights;           // checkpoint names -> tensors, memory-mapped where possible
+    std::string path;        // what the user opened (folder or file)
+    std::string configPath;  // config.json read ("" for llama2.c)
+    std::string configText;  // config JSON text (synthesised for llama2.c)
+    WeightMap weights;       // checkpoint names -> tensors, memory-mapped where possible
     std::vector<std::string> weightFiles;  // the files the weights came from
-    std::string tokenizerPath;   // tokenizer.json / tokenizer.bin found, "" if none
+    std::vector<StoredTensor> storedTensors;  // every tensor of `weights` as loaded, by name; kept
+                                              // when `weights` is moved into a model
+    std::string tokenizerPath;             // tokenizer.json / tokenizer.bin found, "" if none
     // Text the model ships for calibration and evaluation (the demo model does):
     // calibration.txt and evaluation.txt beside config.json; "" if absent.
     std::string calibrationTextPath;
     std::string evaluationTextPath;
+    // llama2.c only: the header as read and the two rotary tables the file stores (unused by
+    // the model); with `weights`, what writeLlama2c needs to write the file back byte for byte.
+    std::optional<Llama2cConfig> llama2cConfig;
+    at::Tensor llama2cFreqCisReal;
+    at::Tensor llama2cFreqCisImag;
 };
 
-// Reads the checkpoint; an Error naming the file and the problem for anything missing or invalid.
+// Reads the checkpoint; an Error naming the file and the problem for anything missing or invalid
+// (a folder's error lists what the folder holds and what is needed). Opening is O(headers):
+// safetensors weights are memory-mapped and read when used; a llama2.c file's q and k
+// projections are permuted into copies, the rest is mapped. config.json may also be given
+// instead of its folder. A folder whose config.json declares compressed-tensors' sparse-bitmask
+// layout is decompressed here (compressed_tensors.h), so `weights` always holds dense tensors. A
+// folder without tokenizer.json but with a llama2.c tokenizer (tok<vocab>.bin, tokenizer.bin:
+// what exporting a llama2.c model writes) uses that.
 Checkpoint loadCheckpoint(const std::string& path);
 
 }  // namespace gp

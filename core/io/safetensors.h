@@ -15,12 +15,14 @@
 
 namespace gp {
 
+class MappedFile;
+
 // The safetensors dtype strings we accept: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL.
 struct SafetensorsEntry {
     std::string name;
-    std::string dtype;             // as written in the header, e.g. "BF16"
+    std::string dtype;  // as written in the header, e.g. "BF16"
     std::vector<int64_t> shape;
-    uint64_t begin = 0;            // offsets relative to the data area, as in the header
+    uint64_t begin = 0;  // offsets relative to the data area, as in the header
     uint64_t end = 0;
 };
 
@@ -28,7 +30,8 @@ class SafetensorsFile {
 public:
     // Maps and validates the file: header length within the file and below 100 MB, JSON well
     // formed, known dtypes, offsets inside the data area, no overlaps, shape x dtype == span.
-    // Every violation is an Error (BadInput) naming the file and the tensor.
+    // Every violation is an Error (BadInput) naming the file and the tensor. Reads the header
+    // only; tensor data is paged in when a tensor is used.
     static std::shared_ptr<SafetensorsFile> open(const std::string& path);
     ~SafetensorsFile();
 
@@ -38,23 +41,23 @@ public:
     const std::map<std::string, std::string>& metadata() const { return m_metadata; }
 
     // The tensor, backed by the mapping (no copy when the data is aligned for its dtype; a copy
-    // otherwise). The mapping lives as long as any tensor from it.
+    // otherwise). The mapping lives as long as any tensor from it, also after this object is
+    // gone. In-place changes to the tensor never reach the file. An Error for an unknown name.
     at::Tensor tensor(const std::string& name) const;
 
 private:
     SafetensorsFile() = default;
     std::string m_path;
-    void* m_mapping = nullptr;
-    uint64_t m_mappedBytes = 0;
+    std::shared_ptr<MappedFile> m_file;
     uint64_t m_dataOffset = 0;  // 8 + header length
     std::vector<SafetensorsEntry> m_entries;
     std::map<std::string, size_t> m_index;
     std::map<std::string, std::string> m_metadata;
-    std::weak_ptr<SafetensorsFile> m_self;
 };
 
 // Parses and validates a header only (the fuzz target's entry point): `bytes` is the whole file
 // (or a prefix of it: then offsets past the end are errors). fileForErrors names it in messages.
+// Entries come in header order; `metadata` (may be null) receives "__metadata__".
 std::vector<SafetensorsEntry> parseSafetensorsHeader(const uint8_t* bytes, uint64_t size,
                                                      const std::string& fileForErrors,
                                                      std::map<std::string, std::string>* metadata);
@@ -66,7 +69,7 @@ void writeSafetensors(const std::string& path,
                       const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
-std::string safetensorsDtypeName(at::ScalarType dtype);   // "F32", ...; Error if unsupported
+std::string safetensorsDtypeName(at::ScalarType dtype);          // "F32", ...; Error if unsupported
 at::ScalarType safetensorsScalarType(const std::string& dtype);  // Error if unknown
 
 }  // namespace gp

@@ -5,8 +5,9 @@
 
 namespace gp {
 
-// The whole file as UTF-8 text. Errors (BadInput) naming the file: missing or unreadable, empty
-// (or only white space), binary (a NUL byte or invalid UTF-8, with the byte offset).
+// The whole file as UTF-8 text (a leading UTF-8 byte-order mark removed). Errors (BadInput) naming
+// the file: missing or unreadable, empty (or only white space), binary (a NUL byte or invalid
+// UTF-8, with the byte offset).
 std::string readTextFile(const std::string& path);
 
 // The same checks for text already in memory (the fuzz target's entry point).

@@ -12,6 +12,7 @@ const char* stageName(Stage stage) {
         case Stage::Apply: return "apply";
         case Stage::Evaluate: return "evaluate";
         case Stage::Export: return "export";
+        case Stage::Train: return "train";
     }
     return "unknown";
 }

@@ -10,7 +10,7 @@
 namespace gp {
 
 // Stages of a run, in the order a prune run goes through them.
-enum class Stage { Load, Calibrate, Score, Select, Probe, Apply, Evaluate, Export };
+enum class Stage { Load, Calibrate, Score, Select, Probe, Apply, Evaluate, Export, Train };
 const char* stageName(Stage stage);
 
 struct StageEvent {
@@ -36,6 +36,7 @@ struct HistogramEvent {
     std::vector<int64_t> counts;      // per bin: all scores in [edge_i, edge_i+1)
     std::vector<int64_t> countsBelow; // per bin: scores selected for pruning
     int64_t zeros = 0;                // scores == 0 (always selected first)
+    int64_t zerosBelow = 0;           // of those zeros, the ones selected for pruning
     int64_t total = 0;                // all scores of this layer
     double threshold = 0.0;           // the chosen threshold (scores <= it are candidates)
 };

@@ -1,0 +1,201 @@
+// ModelSession's pruning: runs, preview, revert. Every run starts from the weights as loaded; a
+// cancelled or failed run leaves them exactly as they were before it.
+#include <chrono>
+#include <cstdio>
+
+#include "core/api/engine.h"
+#include "core/api/session_impl.h"
+#include "core/eval/calibration.h"
+#include "core/eval/perplexity.h"
+#include "core/prune/pruner.h"
+#include "core/prune/score_source.h"
+#include "core/prune/selection.h"
+#include "core/prune/wanda_scores.h"
+#include "core/runtime/error.h"
+
+namespace gp {
+namespace {
+
+// Keeps the histograms a preview's selection reports.
+struct HistogramCollector final : RunObserver {
+    std::vector<HistogramEvent> histograms;
+    void onHistogram(const HistogramEvent& event) override { histograms.push_back(event); }
+};
+
+void takeOriginals(ModelSession::Impl& session) {
+    if (!session.originals.empty()) return;
+    for (const PrunableWeight& weight : session.prunable)
+        session.originals.push_back(weight.matrix.clone());
+}
+
+void restoreOriginals(ModelSession::Impl& session) {
+    at::NoGradGuard noGrad;
+    for (size_t i = 0; i < session.originals.size(); ++i)
+        session.prunable[i].matrix.copy_(session.originals[i]);
+}
+
+// The weights as loaded with the masks of run `runId` applied (0: as loaded).
+void applyMasksOf(ModelSession::Impl& session, int runId) {
+    const auto found = session.runMasks.find(runId);
+    if (runId != 0 && found == session.runMasks.end())
+        throw badArgument("run", "no run " + std::to_string(runId) + " in this session");
+    restoreOriginals(session);
+    session.appliedRunId = 0;
+    if (runId == 0) return;
+    at::NoGradGuard noGrad;
+    for (size_t i = 0; i < session.prunable.size(); ++i)
+        session.prunable[i].matrix.masked_fill_(found->second[i], 0);
+    session.appliedRunId = runId;
+}
+
+int64_t defaultSeqlen(const ModelSession::Impl& session, int64_t requested) {
+    if (requested > 0) return requested;
+    const int64_t context = session.config.maxPositions > 0 ? session.config.maxPositions : 512;
+    return std::min<int64_t>(512, context);
+}
+
+std::string textOrShipped(const std::string& given, const std::string& shipped,
+                          const std::string& option, const std::string& what) {
+    if (!given.empty()) return given;
+    if (!shipped.empty()) return shipped;
+    throw badArgument(option, "this model ships no " + what + " text; give one with " + option);
+}
+
+at::Tensor calibrationWindows(const ModelSession::Impl& session, const PruneOptions& options,
+                              const std::string& path) {
+    CalibrationOptions calibration;
+    calibration.nsamples = options.nsamples;
+    calibration.seqlen = defaultSeqlen(session, options.seqlen);
+    calibration.seed = options.seed;
+    return sampleCalibrationWindows(session.tokenizeFile(path, ""), calibration, path);
+}
+
+std::string normsKeyOf(const PruneOptions& options, const std::string& calibPath) {
+    return calibPath + "|" + std::to_string(options.nsamples) + "|" +
+           std::to_string(options.seqlen) + "|" + std::to_string(options.seed) + "|" +
+           options.wandaNorm;
+}
+
+}  // namespace
+
+PruneResult ModelSession::prune(const PruneOptions& options, RunObserver* observer,
+                                const CancelToken* cancel) {
+    Impl& session = *m_impl;
+    checkPruneOptions(options);
+    const bool needsCalibration = options.method == "wanda" || options.probe.enabled;
+    PruneInputs inputs;
+    inputs.model = session.model.get();
+    inputs.layers = session.prunable;
+
+    std::string calibPath;
+    if (needsCalibration) {
+        calibPath = textOrShipped(options.calibPath, session.checkpoint.calibrationTextPath,
+                                  "--calib", "calibration");
+        inputs.calibration = calibrationWindows(session, options, calibPath).to(session.compute.device);
+    }
+    at::Tensor evalWindows;
+    if (options.evaluate) {
+        const std::string evalPath = textOrShipped(
+            options.evalPath, session.checkpoint.evaluationTextPath, "--eval", "evaluation");
+        evalWindows = cutWindows(session.tokenizeFile(evalPath, ""),
+                                 defaultSeqlen(session, options.seqlen), options.evalMaxWindows,
+                                 evalPath)
+                          .to(session.compute.device);
+        PerplexityOptions perplexity;
+        perplexity.seqlen = evalWindows.size(1);
+        perplexity.batchSize = options.batchSize;
+        inputs.perplexity = [&session, evalWindows, perplexity, observer, cancel] {
+            return evaluatePerplexity(*session.model, evalWindows, perplexity,
+                                      ObserverRef(observer), cancel)
+                .ppl;
+        };
+    }
+    if (options.method == "wanda") {
+        const std::string key = normsKeyOf(options, calibPath);
+        if (key != session.normsKey) session.activationNorms.clear();
+        session.normsKey = key;
+        inputs.activationNorms = &session.activationNorms;
+    }
+
+    // Every run starts from the weights as loaded; a cancelled or failed one puts back the
+    // state before the call (the weights as loaded with the applied run's masks, if any).
+    takeOriginals(session);
+    const int before = session.appliedRunId;
+    restoreOriginals(session);
+    PruneResult result;
+    try {
+        result = runPrune(inputs, options, observer, cancel);
+    } catch (const Cancelled&) {
+        applyMasksOf(session, before);
+        result.options = options;
+        result.cancelled = true;
+        return result;
+    } catch (...) {
+        applyMasksOf(session, before);
+        throw;
+    }
+    result.runId = session.nextRunId++;
+    std::vector<at::Tensor> masks;
+    for (const PrunableWeight& weight : session.prunable) masks.push_back(weight.matrix == 0);
+    session.runMasks[result.runId] = std::move(masks);
+    session.appliedRunId = result.runId;
+    return result;
+}
+
+void ModelSession::restoreOriginal() {
+    takeOriginals(*m_impl);
+    applyMasksOf(*m_impl, 0);
+}
+
+void ModelSession::applyRun(int runId) {
+    takeOriginals(*m_impl);
+    applyMasksOf(*m_impl, runId);
+}
+
+std::string ModelSession::weightFingerprint() const {
+    uint64_t hash = 1469598103934665603ull;  // FNV-1a offset basis
+    for (const PrunableWeight& weight : m_impl->prunable) {
+        const at::Tensor bytes = weight.matrix.contiguous().cpu();
+        const auto* data = static_cast<const uint8_t*>(bytes.data_ptr());
+        for (size_t i = 0; i < bytes.nbytes(); ++i) hash = (hash ^ data[i]) * 1099511628211ull;
+    }
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+    return text;
+}
+
+Preview ModelSession::preview(const PreviewOptions& options) {
+    Impl& session = *m_impl;
+    takeOriginals(session);
+    // Scores of the weights as loaded, whatever run is applied now.
+    std::vector<PrunableWeight> originals = session.prunable;
+    for (size_t i = 0; i < originals.size(); ++i) originals[i].matrix = session.originals[i];
+    std::unique_ptr<ScoreSource> scores;
+    if (options.method == "wanda") {
+        if (session.activationNorms.empty())
+            throw badArgument("--method", "the WANDA preview needs activation norms: run a wanda "
+                                          "prune once to collect them");
+        scores = std::make_unique<WandaScoreSource>(originals, session.activationNorms);
+    } else {
+        scores = std::make_unique<MagnitudeScoreSource>(originals);
+    }
+    SelectionOptions selection;
+    selection.method = SelectionMethod::Exact;
+    selection.group = parseSelectionGroup(options.group, "--group");
+    selection.sparsity = options.sparsity;
+    selection.nmKeep = options.nmN;
+    selection.nmGroup = options.nmM;
+    selection.histograms = true;
+    HistogramCollector collector;
+    const Selection selected = selectScores(*scores, selection, &collector);
+    Preview preview;
+    preview.threshold = selected.threshold;
+    for (int64_t layer = 0; layer < scores->layerCount(); ++layer) {
+        const at::Tensor mask = layerMask(selected, *scores, layer);
+        preview.layerSparsity.push_back(double(mask.sum().item<int64_t>()) / double(mask.numel()));
+    }
+    preview.histograms = std::move(collector.histograms);
+    return preview;
+}
+
+}  // namespace gp

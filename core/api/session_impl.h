@@ -1,0 +1,40 @@
+// The engine-side state behind gp::ModelSession. INTERNAL to core: includes ATen.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/api/engine.h"
+#include "core/io/checkpoint.h"
+#include "core/model/causal_lm.h"
+#include "core/runtime/compute.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace gp {
+
+struct ModelSession::Impl {
+    LoadOptions options;
+    Checkpoint checkpoint;
+    ModelConfig config;
+    ComputeSpec compute;
+    std::unique_ptr<CausalLM> model;
+    std::unique_ptr<Tokenizer> tokenizer;  // null when the model ships none
+    ModelInfo info;
+
+    // Pruning state (core/api/prune_session.cpp).
+    std::vector<PrunableWeight> prunable;      // live [out, in] views, in model order
+    std::vector<at::Tensor> originals;         // copies of `prunable` as loaded (taken lazily)
+    std::map<int, std::vector<at::Tensor>> runMasks;  // run id -> bool "is zero" per layer
+    int nextRunId = 1;
+    int appliedRunId = 0;                      // the run whose masks the weights carry (0: none)
+    std::string normsKey;                      // calibration settings the cached norms belong to
+    std::map<std::string, at::Tensor> activationNorms;
+
+    const Tokenizer& requireTokenizer() const;
+    // The token stream of a text file for this model (BOS per document when a separator is set).
+    std::vector<int32_t> tokenizeFile(const std::string& path, const std::string& docSeparator) const;
+};
+
+}  // namespace gp

@@ -1,0 +1,62 @@
+// What a prune run is asked to do, as documented structs with defaults. Field names follow the
+// CLI flags and the JSON keys (one word for one idea). Plain C++: the facade, the CLI and the GUI
+// use these directly.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gp {
+
+// The GradProbe gradient probe on top of a score (GRADPROBE.md). A candidate is pruned where
+// G1 <= G0 * (1 + tau) and restored otherwise; tau comes from, in order of precedence:
+// thresholdByLayer[name], thresholdList[position in processing order], the adaptive rule
+// (threshold * sqrt(layer numel / 38,597,376)), or threshold.
+struct ProbeOptions {
+    bool enabled = false;
+    double threshold = 0.0;                          // tau
+    std::vector<double> thresholdList;               // layer-wise: one per layer, processing order
+    std::map<std::string, double> thresholdByLayer;  // layer name -> tau
+    bool adaptive = false;                           // tau_layer = threshold * sqrt(numel / 38,597,376)
+    double reduction = 0.1;                          // candidates are scaled by this while probing
+    int64_t batches = 8;                             // B: calibration batches per gradient recording
+    bool fp16Gradients = false;                      // keep G0/G1 in fp16 (memory), compare in fp32
+    std::vector<double> sweep;                       // also report these taus (model restored after)
+    bool tuneOnFail = true;                          // iterative: retune tau when a round fails
+    bool tuneBothSteps = false;                      // experimental_tune_both_steps
+};
+
+struct PruneOptions {
+    std::string method = "magnitude";   // "magnitude" | "wanda"
+    std::string wandaNorm = "paper";    // "paper": L2 over all calibration tokens;
+                                        // "library": max over batches of the per-batch L2
+    double sparsity = 0.5;              // target fraction of prunable weights, in [0, 1)
+    std::string group = "global";       // "global" | "layer" | "row" | "nm"
+    int64_t nmN = 2;                    // N:M: keep N of every M consecutive inputs
+    int64_t nmM = 4;
+    std::string select = "exact";       // "exact" | "statistical" | "sort"
+    std::string schedule = "oneshot";   // "oneshot" | "layerwise" | "iterative"
+    std::string layerOrder = "reverse"; // layer-wise: "reverse" | "forward" | "size"
+    std::string candidates = "recompute";  // layer-wise: "recompute" | "cached"
+    // iterative: sparsity starts at initialSparsity and grows by sparsityStep while the
+    // perplexity stays within maxPplIncrease of the unpruned model (absolute points).
+    double initialSparsity = 0.1;
+    double sparsityStep = 0.1;
+    double maxPplIncrease = 3.0;
+    std::string iterativeInner = "oneshot";  // each round: "oneshot" | "layerwise"
+    ProbeOptions probe;
+
+    std::string calibPath;       // "" = the model's own calibration text
+    std::string evalPath;        // "" = the model's own evaluation text
+    int64_t nsamples = 128;      // calibration windows
+    int64_t seqlen = 0;          // tokens per window; 0 = min(512, context)
+    int64_t batchSize = 8;       // windows per forward/backward pass
+    int64_t evalMaxWindows = 0;  // 0 = all windows of the evaluation text
+    uint64_t seed = 0;
+    bool evaluate = true;        // measure perplexity before and after
+    bool blockwise = false;      // one block at a time on the device (models larger than memory)
+};
+
+}  // namespace gp

@@ -1,0 +1,106 @@
+#include "ui/layer_table_model.h"
+
+#include <QStringList>
+
+#include "ui/layer_name.h"
+#include "ui/studio_session.h"
+
+namespace gp::ui {
+namespace {
+
+QString percent(double fraction) {
+    return QString::number(100.0 * fraction, 'f', 1) + " %";
+}
+
+}  // namespace
+
+LayerTableModel::LayerTableModel(StudioSession* session, QObject* parent)
+    : QAbstractTableModel(parent), m_session(session) {
+    connect(session, &StudioSession::layersReset, this, [this] {
+        beginResetModel();
+        endResetModel();
+    });
+    connect(session, &StudioSession::layerChanged, this, [this](int row) {
+        if (row >= 0 && row < rowCount())
+            Q_EMIT dataChanged(index(row, Predicted), index(row, Restored));
+    });
+    connect(session, &StudioSession::previewChanged, this, [this] {
+        if (rowCount() > 0)
+            Q_EMIT dataChanged(index(0, Predicted), index(rowCount() - 1, Predicted));
+    });
+}
+
+int LayerTableModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(m_session->layers().size());
+}
+
+int LayerTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || index.row() >= rowCount() || index.column() >= ColumnCount) return {};
+    const LayerState& layer = m_session->layers()[size_t(index.row())];
+    if (role == NameRole) return QString::fromStdString(layer.info.name);
+    if (role == Qt::TextAlignmentRole && index.column() != Name)
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    if (role == SortRole) {
+        switch (index.column()) {
+            case Name:
+                return index.row();  // model order
+            case Shape:
+            case Parameters:
+                return QVariant::fromValue<qlonglong>(layer.info.numel);
+            case Predicted:
+                return layer.predicted;
+            case Sparsity:
+                return layer.sparsity;
+            case Pruned:
+                return QVariant::fromValue<qlonglong>(layer.pruned);
+            case Restored:
+                return QVariant::fromValue<qlonglong>(layer.restored);
+        }
+        return {};
+    }
+    if (role == Qt::ToolTipRole && index.column() == Name)
+        return QString::fromStdString(layer.info.name);
+    if (role != Qt::DisplayRole) return {};
+    switch (index.column()) {
+        case Name:
+            return shortLayerName(layer.info.name);
+        case Shape: {
+            QStringList sizes;
+            for (int64_t size : layer.info.shape) sizes << QString::number(size);
+            return sizes.join(QString::fromUtf8(" × "));
+        }
+        case Parameters:
+            return QLocale().toString(qlonglong(layer.info.numel));
+        case Predicted:
+            return layer.predicted < 0.0 ? QString() : percent(layer.predicted);
+        case Sparsity:
+            return percent(layer.sparsity);
+        case Pruned:
+            return QLocale().toString(qlonglong(layer.pruned));
+        case Restored:
+            return QLocale().toString(qlonglong(layer.restored));
+    }
+    return {};
+}
+
+QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+    if (orientation != Qt::Horizontal || section < 0 || section >= ColumnCount) return {};
+    if (role == Qt::ToolTipRole) {
+        static const char* const kTips[ColumnCount] = {
+            "checkpoint tensor name",        "[out, in]",
+            "weights in the layer",          "sparsity the slider's target would give (no run)",
+            "zeros after the run shown",     "weights set to zero by the run",
+            "candidates the probe gave back"};
+        return tr(kTips[section]);
+    }
+    if (role != Qt::DisplayRole) return {};
+    static const char* const kTitles[ColumnCount] = {
+        "Layer", "Shape", "Parameters", "Predicted", "Sparsity", "Pruned", "Restored"};
+    return tr(kTitles[section]);
+}
+
+}  // namespace gp::ui

@@ -1,0 +1,31 @@
+// The table of prunable layers, a view of the StudioSession: name, shape, parameters, the
+// slider's predicted sparsity, the achieved sparsity, and the weights pruned and restored by the
+// probe. SortRole gives numbers for sorting through a QSortFilterProxyModel; NameRole the layer's
+// full name. Threads: GUI thread only.
+#pragma once
+
+#include <QAbstractTableModel>
+
+namespace gp::ui {
+
+class StudioSession;
+
+class LayerTableModel : public QAbstractTableModel {
+    Q_OBJECT
+
+public:
+    enum Column { Name, Shape, Parameters, Predicted, Sparsity, Pruned, Restored, ColumnCount };
+    enum Role { SortRole = Qt::UserRole, NameRole };
+
+    explicit LayerTableModel(StudioSession* session, QObject* parent = nullptr);
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
+
+private:
+    StudioSession* m_session;
+};
+
+}  // namespace gp::ui

@@ -1,0 +1,41 @@
+#include "ui/run_failure.h"
+
+#include <QCoreApplication>
+#include <QStringList>
+
+#include <new>
+
+#include "core/runtime/error.h"
+
+namespace gp::ui {
+
+RunFailure RunFailure::fromCurrentException(const QString& job) {
+    RunFailure failure;
+    failure.job = job;
+    try {
+        throw;
+    } catch (const gp::Error& error) {
+        failure.file = QString::fromStdString(error.file());
+        failure.object = QString::fromStdString(error.object());
+        failure.problem = QString::fromStdString(error.problem());
+        failure.outOfMemory = error.kind() == ErrorKind::OutOfMemory;
+    } catch (const std::bad_alloc&) {
+        failure.problem = QCoreApplication::translate("RunFailure", "out of memory");
+        failure.outOfMemory = true;
+    } catch (const std::exception& error) {
+        failure.problem = QString::fromLocal8Bit(error.what());
+    } catch (...) {
+        failure.problem = QCoreApplication::translate("RunFailure", "unknown error");
+    }
+    return failure;
+}
+
+QString RunFailure::details() const {
+    QStringList lines;
+    if (!file.isEmpty()) lines << QCoreApplication::translate("RunFailure", "File: %1").arg(file);
+    if (!object.isEmpty()) lines << QCoreApplication::translate("RunFailure", "In: %1").arg(object);
+    lines << QCoreApplication::translate("RunFailure", "Problem: %1").arg(problem);
+    return lines.join('\n');
+}
+
+}  // namespace gp::ui

@@ -171,12 +171,12 @@ QWidget* MainWindow::buildModelPanel() {
     m_log->setMaximumBlockCount(2000);  // bounded like every live series
     m_sideTabs->addTab(m_log, tr("Log"));
 
-    // Issue 8 fills this: generated text before and after pruning.
-    auto* sample = new QPlainTextEdit;
-    sample->setObjectName("sample");
-    sample->setReadOnly(true);
-    sample->setPlaceholderText(tr("Generated text before and after pruning will appear here."));
-    m_sideTabs->addTab(sample, tr("Sample"));
+    // The same greedy continuation before and after pruning (RunWorker::sampled).
+    m_sample = new QPlainTextEdit;
+    m_sample->setObjectName("sample");
+    m_sample->setReadOnly(true);
+    m_sample->setPlaceholderText(tr("Generated text before and after pruning will appear here."));
+    m_sideTabs->addTab(m_sample, tr("Sample"));
 
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(top);
@@ -290,6 +290,7 @@ void MainWindow::connectWorker() {
 
     connect(m_controller, &RunController::modelOpened, this, &MainWindow::onModelOpened);
     connect(m_controller, &RunController::pruneFinished, this, &MainWindow::onPruneFinished);
+    connect(m_controller, &RunController::sampled, this, &MainWindow::showSample);
     connect(m_controller, &RunController::failed, this, &MainWindow::showError);
     connect(m_controller, &RunController::runApplied, this, [this](int runId) {
         m_session->setAppliedRun(runId);
@@ -389,6 +390,14 @@ void MainWindow::connectControls() {
 // ---- actions ----
 
 bool MainWindow::openModel(const QString& path) {
+    // One model at a time: a load while a job works on the open one is refused, and said so.
+    if (m_controller->isBusy()) {
+        statusBar()->showMessage(
+            tr("A job is running on the open model; cancel it or wait before opening %1")
+                .arg(QFileInfo(path).fileName()),
+            kStatusMs);
+        return false;
+    }
     return m_controller->openModel(path, m_session->loadOptions());
 }
 
@@ -647,6 +656,16 @@ void MainWindow::dropEvent(QDropEvent* event) {
 void MainWindow::closeEvent(QCloseEvent* event) {
     m_controller->cancel();
     QMainWindow::closeEvent(event);
+}
+
+void MainWindow::showSample(const QString& when, int runId, const QString& text) {
+    if (when == QLatin1String("before")) {
+        m_sampleBefore = text;
+        m_sample->setPlainText(tr("Before pruning:\n%1").arg(text));
+        return;
+    }
+    m_sample->setPlainText(
+        tr("Before pruning:\n%1\n\nAfter run %2:\n%3").arg(m_sampleBefore).arg(runId).arg(text));
 }
 
 }  // namespace gp::ui

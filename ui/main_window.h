@@ -120,6 +120,7 @@ private:
     void saveHistory();
     void updateSummary();
     void appendLog(const QString& line);
+    void showSample(const QString& when, int runId, const QString& text);
 
     StudioSession* m_session;
     RunController* m_controller;
@@ -130,6 +131,8 @@ private:
     QTableView* m_runView;
     QLabel* m_summary;
     QLabel* m_applied;
+    QPlainTextEdit* m_sample = nullptr;
+    QString m_sampleBefore;  // from the loaded weights
     QPlainTextEdit* m_log;
     QTabWidget* m_sideTabs;
     ControlsPanel* m_controls;

@@ -66,6 +66,7 @@ RunController::RunController(QObject* parent) : QObject(parent) {
     connect(m_worker, &RunWorker::exported, this, &RunController::exported);
     connect(m_worker, &RunWorker::reportWritten, this, &RunController::reportWritten);
     connect(m_worker, &RunWorker::fingerprinted, this, &RunController::fingerprinted);
+    connect(m_worker, &RunWorker::sampled, this, &RunController::sampled);
     connect(m_worker, &RunWorker::failed, this, &RunController::failed);
     connect(m_worker, &RunWorker::jobFinished, this, &RunController::finishJob);
     connect(m_worker, &RunWorker::previewReady, this,

@@ -68,6 +68,7 @@ Q_SIGNALS:
     void exported(const gp::ExportResult& result);
     void reportWritten(const QStringList& paths);
     void fingerprinted(const QString& fingerprint);
+    void sampled(const QString& when, int runId, const QString& text);
     void failed(const gp::ui::RunFailure& failure);
 
     void busyChanged(bool busy);

@@ -2,6 +2,8 @@
 
 #include <QCoreApplication>
 
+#include "core/runtime/error.h"
+
 namespace gp::ui {
 namespace {
 
@@ -30,10 +32,26 @@ void RunWorker::openModel(const QString& path, const gp::LoadOptions& options) {
             ModelSession::open(path.toStdString(), options, this);
         m_session = std::move(opened);
         Q_EMIT modelOpened(m_session->info());
+        emitSample(QStringLiteral("before"), -1);
     } catch (...) {
         Q_EMIT failed(RunFailure::fromCurrentException(QStringLiteral("open")));
     }
     Q_EMIT jobFinished(QStringLiteral("open"));
+}
+
+// The user's first sanity check of a pruned model: the same greedy continuation of the same
+// prompt before and after. A model that cannot generate (no tokenizer) simply shows none; the
+// job itself succeeded.
+void RunWorker::emitSample(const QString& when, int runId) {
+    GenerateOptions options;
+    options.prompt = "Once upon a time";
+    options.steps = 48;
+    try {
+        const GenerateResult sample = m_session->generate(options, m_cancel);
+        Q_EMIT sampled(when, runId, QString::fromStdString(sample.text));
+    } catch (const Cancelled&) {
+    } catch (const gp::Error&) {
+    }
 }
 
 void RunWorker::evaluate(const gp::EvalOptions& options) {
@@ -53,7 +71,9 @@ void RunWorker::prune(const gp::PruneOptions& options) {
     if (requireSession(QStringLiteral("prune"))) {
         try {
             auto result = std::make_shared<PruneResult>(m_session->prune(options, this, m_cancel));
+            const int runId = result->runId;
             Q_EMIT pruneFinished(std::move(result));
+            emitSample(QStringLiteral("after"), runId);
         } catch (const Cancelled&) {
             auto result = std::make_shared<PruneResult>();
             result->options = options;

@@ -72,6 +72,9 @@ Q_SIGNALS:
     void exported(const gp::ExportResult& result);
     void reportWritten(const QStringList& paths);
     void fingerprinted(const QString& fingerprint);  // of the weights the model holds now
+    // A short greedy sample from the same prompt: once from the loaded weights ("before"), again
+    // after each completed run ("after", with its run id).
+    void sampled(const QString& when, int runId, const QString& text);
     void failed(const gp::ui::RunFailure& failure);
     void jobFinished(const QString& job);
 
@@ -88,6 +91,7 @@ Q_SIGNALS:
 
 private:
     bool requireSession(const QString& job);
+    void emitSample(const QString& when, int runId);
 
     const CancelToken* m_cancel;
     std::unique_ptr<ModelSession> m_session;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/api/memory_estimate.h"
 #include "core/api/session_impl.h"
 #include "core/eval/perplexity.h"
 #include "core/eval/token_stream.h"
@@ -132,6 +133,9 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
                                            ? session->checkpoint.path
                                            : session->checkpoint.configPath);
     WeightMap weights = std::move(session->checkpoint.weights);
+    requireMemory(estimateLoadMemory(weights, session->compute),
+                  availableBytesFor(session->compute),
+                  session->compute.device.is_cuda() ? "GPU memory" : "RAM", "load");
     moveWeights(weights, session->compute);
     session->model = createCausalLM(session->config, std::move(weights), path);
     const std::string tokenizerPath =

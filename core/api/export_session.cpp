@@ -221,6 +221,15 @@ void writeFileAtomically(const std::string& path, const std::string& text) {
     file.commit();
 }
 
+// A failed write names the file in the staging folder ("<out>.tmp-XXXXXX/model.safetensors"),
+// which the user never sees: report it under the target the user gave ("<out>/...").
+Error underTargetName(const ExportFolder& folder, const Error& error) {
+    const std::string staging = folder.stagedPath("");
+    if (error.file().rfind(staging, 0) != 0) return error;
+    return Error(error.kind(), folder.finalPath(error.file().substr(staging.size())),
+                 error.object(), error.problem());
+}
+
 }  // namespace
 
 ExportResult ModelSession::exportModel(const ExportOptions& options, RunObserver* observer,
@@ -240,10 +249,14 @@ ExportResult ModelSession::exportModel(const ExportOptions& options, RunObserver
     result.path = options.outDir;
     result.format = options.format;
     at::NoGradGuard noGradients;
-    if (options.format == "llama2c")
-        exportLlama2c(session, folder, result);
-    else
-        exportHuggingFace(session, options, folder, result, cancel);
+    try {
+        if (options.format == "llama2c")
+            exportLlama2c(session, folder, result);
+        else
+            exportHuggingFace(session, options, folder, result, cancel);
+    } catch (const Error& error) {
+        throw underTargetName(folder, error);
+    }
     throwIfCancelled(cancel);
     result.files = folder.commit();
     for (const std::string& file : result.files)

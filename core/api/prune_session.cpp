@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/api/engine.h"
+#include "core/api/memory_estimate.h"
 #include "core/api/session_impl.h"
 #include "core/eval/calibration.h"
 #include "core/eval/perplexity.h"
@@ -82,6 +83,10 @@ PruneResult ModelSession::prune(const PruneOptions& options, RunObserver* observ
                                 const CancelToken* cancel) {
     Impl& session = *m_impl;
     checkPruneOptions(options);
+    // Refuse a job that cannot fit before loading text or touching a weight.
+    requireMemory(estimatePruneMemory(session, options, defaultSeqlen(session, options.seqlen)),
+                  availableBytesFor(session.compute),
+                  session.compute.device.is_cuda() ? "GPU memory" : "RAM", "prune");
     const bool needsCalibration = options.method == "wanda" || options.probe.enabled;
     PruneInputs inputs;
     inputs.model = session.model.get();
@@ -130,6 +135,21 @@ PruneResult ModelSession::prune(const PruneOptions& options, RunObserver* observ
         result.options = options;
         result.cancelled = true;
         return result;
+    } catch (const std::bad_alloc&) {
+        applyMasksOf(session, before);
+        throw outOfMemory("prune", "an allocation failed mid-run; the weights are as they were "
+                                   "before the run");
+    } catch (const c10::Error& error) {
+        applyMasksOf(session, before);
+        // LibTorch's allocators report failures as c10::Error (CPU: "DefaultCPUAllocator: can't
+        // allocate memory" or "not enough memory") or OutOfMemoryError (CUDA).
+        const std::string what = error.what_without_backtrace();
+        if (dynamic_cast<const c10::OutOfMemoryError*>(&error) ||
+            what.find("not enough memory") != std::string::npos ||
+            what.find("can't allocate memory") != std::string::npos)
+            throw outOfMemory("prune", what.substr(0, what.find('\n')) +
+                                           "; the weights are as they were before the run");
+        throw;
     } catch (...) {
         applyMasksOf(session, before);
         throw;

@@ -131,7 +131,8 @@ HfWeightSummary writeHfWeights(const ExportFolder& folder, const std::vector<Sto
     std::vector<std::pair<std::string, std::vector<std::string>>> shards;  // provisional -> names
     const auto flush = [&] {
         if (current.empty()) return;
-        const std::string provisional = "shard-" + std::to_string(shards.size() + 1) + ".part";
+        const std::string provisional =
+            std::string(kSingleFile) + ".part-" + std::to_string(shards.size() + 1);
         std::vector<std::string> names;
         for (const ShardItem& item : current)
             for (const auto& [name, tensor] : item.tensors) names.push_back(name);

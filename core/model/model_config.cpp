@@ -269,7 +269,7 @@ ModelConfig parseModelConfig(const std::string& jsonText, const std::string& fil
     Json json;
     try {
         json = Json::parse(jsonText);
-    } catch (const Json::parse_error& error) {
+    } catch (const Json::exception& error) {  // parse_error, or out_of_range for 1e400
         throw badInput(fileForErrors, "", std::string("not valid JSON: ") + error.what());
     }
     if (!json.is_object()) throw badInput(fileForErrors, "", "expected a JSON object");

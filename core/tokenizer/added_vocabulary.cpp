@@ -20,7 +20,7 @@ size_t previousCharacterStart(std::string_view text, size_t at) {
 }  // namespace
 
 AddedVocabulary::AddedVocabulary(std::vector<AddedToken> tokens)
-    : m_tokens(std::move(tokens)), m_byFirstByte(256) {
+    : m_tokens(std::move(tokens)) {
     for (size_t i = 0; i < m_tokens.size(); ++i) {
         const AddedToken& token = m_tokens[i];
         m_byContent.emplace(token.content, i);

@@ -53,8 +53,8 @@ private:
                           const AddedToken** token) const;
 
     std::vector<AddedToken> m_tokens;
-    // Token indices by first byte, longest first.
-    std::vector<std::vector<size_t>> m_byFirstByte;
+    // Token indices by first byte, longest first (256 lists, also when there are no tokens).
+    std::vector<std::vector<size_t>> m_byFirstByte = std::vector<std::vector<size_t>>(256);
     std::unordered_map<std::string, size_t> m_byContent;
     std::unordered_map<int32_t, size_t> m_byId;
     std::shared_ptr<const UnicodeRegex> m_wordCharacter;  // for single_word tokens

@@ -137,6 +137,11 @@ std::unique_ptr<Llama2cTokenizer> parseLlama2cTokenizer(const std::string& bytes
     std::vector<float> scores;
     while (vocabSize > 0 ? int32_t(pieces.size()) < vocabSize : !cursor.atEnd()) {
         const std::string what = "piece " + std::to_string(pieces.size());
+        if (cursor.atEnd())  // ends cleanly between pieces, but short of the model's vocabulary
+            throw badInput(source, what,
+                           "file truncated: it holds " + std::to_string(pieces.size()) +
+                               " pieces but the model's vocabulary has " +
+                               std::to_string(vocabSize) + ": tokenizer and model do not match");
         const auto score = cursor.read<float>(what);
         const auto length = cursor.read<int32_t>(what);
         if (!std::isfinite(score)) throw badInput(source, what, "score is not a finite number");

@@ -23,7 +23,7 @@ public:
         Json root;
         try {
             root = Json::parse(text);
-        } catch (const Json::parse_error& e) {
+        } catch (const Json::exception& e) {  // parse_error, or out_of_range for 1e400
             throw badInput(m_source, "", std::string("malformed JSON: ") + e.what());
         }
         if (!root.is_object()) fail("", "expected a JSON object at the top level");
@@ -133,9 +133,18 @@ private:
         if (!vocabJson.is_object()) fail("model.vocab", "expected an object of piece: id");
         std::unordered_map<std::string, int32_t> vocab;
         vocab.reserve(vocabJson.size());
+        // Ids index a table of pieces, so one id far beyond the others would make that table
+        // huge (a few bytes of a hostile file could ask for tens of gigabytes): gaps between ids
+        // are allowed, up to kMaxIdGap past the number of pieces.
+        constexpr uint64_t kMaxIdGap = 1u << 16;
         for (const auto& [piece, id] : vocabJson.items()) {
             if (!id.is_number_unsigned() || id.get<uint64_t>() > uint64_t(INT32_MAX - 1))
                 fail("model.vocab[\"" + piece + "\"]", "expected a non-negative 31-bit id");
+            if (id.get<uint64_t>() >= vocabJson.size() + kMaxIdGap)
+                fail("model.vocab[\"" + piece + "\"]",
+                     "id " + std::to_string(id.get<uint64_t>()) + " is far beyond the " +
+                         std::to_string(vocabJson.size()) +
+                         " pieces of the vocabulary (ids run from 0 to about its size)");
             vocab.emplace(piece, int32_t(id.get<uint64_t>()));
         }
         std::optional<BpeModel> bpe;

@@ -11,6 +11,7 @@
 #include <QImage>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QPlainTextEdit>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QStatusBar>
@@ -86,6 +87,7 @@ private Q_SLOTS:
     void exportsModelAndReport();
     void settingsPersist();
     void dropOpensModel();
+    void sampleBeforeAndAfter();  // last: it adds a run to the history the others count
 
 private:
     std::shared_ptr<const PruneResult> run(const PruneOptions& options);
@@ -247,6 +249,32 @@ void TestMainWindow::runFillsEveryPlot() {
             if (plot->isDirty()) return false;
         return true;
     }());
+}
+
+// The Sample tab: the loaded model's greedy continuation (the engine's own, computed here on a
+// second session) and, after a run, the pruned model's continuation of the same prompt.
+void TestMainWindow::sampleBeforeAndAfter() {
+    MainWindow& window = *m_window;
+    auto* sample = window.findChild<QPlainTextEdit*>("sample");
+    QVERIFY(sample);
+    gp::GenerateOptions options;
+    options.prompt = "Once upon a time";
+    options.steps = 48;
+    const std::string before = ModelSession::open(demoModelPath())->generate(options).text;
+    QVERIFY(before.size() > options.prompt.size());
+    // Earlier cases opened other folders in this window: open the demo model again.
+    QVERIFY(window.openModel(demoModel()));
+    QTRY_COMPARE(sample->toPlainText(), "Before pruning:\n" + QString::fromStdString(before));
+
+    const auto result = run(magnitudeRun(0.6, "exact", false));
+    QVERIFY(result && !result->cancelled);
+    const QString marker = QString("After run %1:\n").arg(result->runId);
+    QTRY_VERIFY(sample->toPlainText().contains(marker));
+    const QString text = sample->toPlainText();
+    QVERIFY2(text.startsWith("Before pruning:\n" + QString::fromStdString(before) + "\n"),
+             qPrintable(text));
+    const QString after = text.mid(text.indexOf(marker) + marker.size());
+    QVERIFY(after.startsWith("Once upon a time"));
 }
 
 void TestMainWindow::statisticalBesideExact() {

@@ -1,0 +1,152 @@
+#include "core/api/memory_estimate.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/runtime/compute.h"
+#include "core/runtime/error.h"
+#include "core/runtime/memory.h"
+
+namespace gp {
+namespace {
+
+// Products saturate instead of wrapping: absurd options must give a huge estimate, not a small one.
+int64_t times(int64_t a, int64_t b) {
+    int64_t product = 0;
+    if (__builtin_mul_overflow(a, b, &product)) return INT64_MAX;
+    return product;
+}
+
+int64_t times(std::initializer_list<int64_t> factors) {
+    int64_t product = 1;
+    for (const int64_t factor : factors) product = times(product, factor);
+    return product;
+}
+
+int64_t plus(int64_t a, int64_t b) {
+    int64_t sum = 0;
+    if (__builtin_add_overflow(a, b, &sum)) return INT64_MAX;
+    return sum;
+}
+
+}  // namespace
+
+int64_t MemoryEstimate::totalBytes() const {
+    int64_t total = 0;
+    for (const MemoryPart& part : parts) total = plus(total, part.bytes);
+    return total;
+}
+
+MemoryEstimate estimatePruneMemory(const ModelSession::Impl& session, const PruneOptions& options,
+                                   int64_t seqlen) {
+    const ModelConfig& c = session.config;
+    const int64_t element = int64_t(c10::elementSize(session.compute.dtype));
+    int64_t prunable = 0;
+    for (const PrunableWeight& weight : session.prunable) prunable += weight.matrix.numel();
+    int64_t parameters = 0;
+    for (const auto& [name, tensor] : session.model->weights())
+        if (tensor.defined()) parameters += tensor.numel();
+
+    MemoryEstimate estimate;
+    if (session.originals.empty())
+        estimate.parts.push_back({"copy of the prunable weights (to restore them)",
+                                  times(prunable, element), "--dtype bf16"});
+    estimate.parts.push_back({"masks and scores", times(prunable, 1 + 4), ""});
+
+    const bool calibrates = options.method == "wanda" || options.probe.enabled;
+    const int64_t windows =
+        calibrates ? std::min(options.nsamples, options.batchSize) : options.batchSize;
+    if (calibrates || options.evaluate) {
+        // One batch through the model: hidden states, the MLP's inner activations, attention
+        // scores and float32 logits with their log-softmax.
+        const int64_t tokens = times(std::max<int64_t>(windows, 1), seqlen);
+        const int64_t perToken =
+            plus(times(8, c.hiddenSize), plus(times(3, c.intermediateSize), times(3, c.vocabSize)));
+        const int64_t attention =
+            times({std::max<int64_t>(windows, 1), c.numHeads, seqlen, seqlen, 2});
+        estimate.parts.push_back({"activations of one batch",
+                                  times(plus(times(tokens, perToken), attention), 4),
+                                  "a smaller --batch-size or --seqlen"});
+    }
+    if (options.probe.enabled) {
+        const int64_t gradientElement = options.probe.fp16Gradients ? 2 : 4;
+        estimate.parts.push_back({"gradients and their recorded maxima",
+                                  times({parameters, gradientElement, 2}),
+                                  "--fp16-gradients or --dtype bf16"});
+        // Saved for backward: per block roughly the inputs of every linear layer, the attention
+        // probabilities and the normalisations.
+        const int64_t tokens = times(std::max<int64_t>(windows, 1), seqlen);
+        const int64_t perBlock =
+            plus(times(tokens, plus(times(8, c.hiddenSize), times(4, c.intermediateSize))),
+                 times({std::max<int64_t>(windows, 1), c.numHeads, seqlen, seqlen, 2}));
+        estimate.parts.push_back({"activations saved for the backward pass",
+                                  times({perBlock, std::max<int64_t>(c.numLayers, 1), element}),
+                                  "a smaller --batch-size or --seqlen"});
+    }
+    return estimate;
+}
+
+MemoryEstimate estimateLoadMemory(const WeightMap& weights, const ComputeSpec& compute) {
+    int64_t copied = 0;
+    std::string storedDtype;
+    for (const auto& [name, tensor] : weights) {
+        if (!tensor.defined()) continue;
+        const bool floating = at::isFloatingType(tensor.scalar_type());
+        const at::ScalarType target = floating ? compute.dtype : tensor.scalar_type();
+        if (target == tensor.scalar_type() && tensor.device() == compute.device) continue;
+        copied = plus(copied, times(tensor.numel(), int64_t(c10::elementSize(target))));
+        if (floating && storedDtype.empty()) storedDtype = dtypeName(tensor.scalar_type());
+    }
+    MemoryEstimate estimate;
+    if (copied > 0)
+        estimate.parts.push_back(
+            {"weights converted to " + dtypeName(compute.dtype) + " on " + compute.device.str(),
+             copied,
+             storedDtype.empty()
+                 ? "a smaller --dtype"
+                 : "--dtype " + storedDtype + ", the checkpoint's own (mapped, not copied)"});
+    return estimate;
+}
+
+int64_t availableBytesFor(const ComputeSpec& compute) {
+    if (!compute.device.is_cuda()) return availableRamBytes();
+    const DeviceMemory gpu = cudaMemory();
+    if (gpu.deviceTotalBytes < 0 || gpu.deviceUsedBytes < 0) return -1;
+    return gpu.deviceTotalBytes - gpu.deviceUsedBytes;
+}
+
+void requireMemory(const MemoryEstimate& estimate, int64_t availableBytes, const std::string& where,
+                   const std::string& job) {
+    const int64_t needed = estimate.totalBytes();
+    if (availableBytes < 0 || needed <= availableBytes) return;
+    std::vector<MemoryPart> parts = estimate.parts;
+    std::sort(parts.begin(), parts.end(),
+              [](const MemoryPart& a, const MemoryPart& b) { return a.bytes > b.bytes; });
+    std::string detail;
+    for (const MemoryPart& part : parts)
+        detail += (detail.empty() ? "" : ", ") + part.what + " " + describeBytes(part.bytes);
+    std::string advice;
+    for (const MemoryPart& part : parts)
+        if (!part.lowerBy.empty()) {
+            advice = "; lower the " + part.what + " with " + part.lowerBy;
+            break;
+        }
+    throw outOfMemory(job, "needs about " + describeBytes(needed) + " of " + where + " (" + detail +
+                               ") but " + describeBytes(availableBytes) + " are available" +
+                               advice);
+}
+
+std::string describeBytes(int64_t bytes) {
+    static const char* const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double value = double(bytes);
+    int unit = 0;
+    while (value >= 1024.0 && unit < 6) {
+        value /= 1024.0;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+    return text;
+}
+
+}  // namespace gp

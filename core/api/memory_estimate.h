@@ -1,0 +1,50 @@
+// What a load or a prune run will need in memory beyond the loaded weights, estimated before it
+// starts, so a job that cannot fit is refused with a message saying how much it needs, what is
+// available and which option lowers the biggest part, instead of dying (or swapping) an hour in.
+// INTERNAL to core/api: includes ATen through session_impl.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/api/session_impl.h"
+
+namespace gp {
+
+struct MemoryPart {
+    std::string what;  // "activations of one batch", ...
+    int64_t bytes = 0;
+    std::string lowerBy;  // the option that lowers it, in the CLI's words
+};
+
+struct MemoryEstimate {
+    std::vector<MemoryPart> parts;
+    int64_t totalBytes() const;
+};
+
+// The run's own allocations: the copy of the prunable weights kept for restoring them (first run
+// only), per-run masks, scores, one batch of forward activations (calibration, evaluation) and,
+// with the probe, gradients and the activations saved for the backward pass. Rough (within a
+// small factor): it errs high on activations, which dominate large jobs.
+MemoryEstimate estimatePruneMemory(const ModelSession::Impl& session, const PruneOptions& options,
+                                   int64_t seqlen);
+
+// What loading needs beyond the memory map: floating-point weights stored in another dtype than
+// the compute dtype are converted into copies (a bf16 checkpoint run in fp32 needs twice its
+// size), and on a GPU every weight is copied there. Weights used as stored are mapped, not copied.
+MemoryEstimate estimateLoadMemory(const WeightMap& weights, const ComputeSpec& compute);
+
+// Free RAM, or free memory of the compute GPU; -1 when unknown.
+int64_t availableBytesFor(const ComputeSpec& compute);
+
+// Throws Error(OutOfMemory, object `job`) when the estimate exceeds `availableBytes` (a negative
+// value means unknown: nothing is checked), saying how much is needed, how much is available and
+// which option lowers the biggest part. `where` is "RAM" or "GPU memory".
+void requireMemory(const MemoryEstimate& estimate, int64_t availableBytes, const std::string& where,
+                   const std::string& job);
+
+// "1.5 GiB", "300 MiB", "12 KiB".
+std::string describeBytes(int64_t bytes);
+
+}  // namespace gp

@@ -1,0 +1,364 @@
+// The real `gradprobe` binary under hostile conditions, run as a child process on the demo model:
+//   - Ctrl-C (SIGINT) while `prune --out DIR` works: exit code 130, "cancelled", no DIR (or no
+//     model in it) and no temporary file left anywhere;
+//   - read-only inputs: every input file has the same SHA-256 (and size and time) after a run;
+//   - a full disk (a file-size limit in the child: writes fail with EFBIG as with ENOSPC): a
+//     non-zero exit, a message naming the file, no model under the final name, no staging left;
+//   - a load or a job too big for the machine: refused up front with exit code 4, the bytes it
+//     needs and the option that lowers them; an allocation failing mid-run: exit 4, weights
+//     restored;
+//   - bad arguments: exit code 2 and a message naming the option.
+#include <QtTest/QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <functional>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+QString demoModel() {
+    const QByteArray fromEnv = qgetenv("GP_DEMO_MODEL_DIR");
+    return fromEnv.isEmpty() ? QStringLiteral(GP_DEMO_MODEL_DIR) : QString::fromLocal8Bit(fromEnv);
+}
+
+// Flags that keep a prune short on the demo model: few calibration windows, no perplexity.
+QStringList quickPrune(const QString& model, const QString& out, const QString& nsamples = "4") {
+    return {"prune",      "--model", model,      "--method", "wanda",     "--sparsity", "0.5",
+            "--nsamples", nsamples,  "--seqlen", "64",       "--no-eval", "--out",      out};
+}
+
+struct Run {
+    int exitCode = -1;
+    QProcess::ExitStatus status = QProcess::CrashExit;
+    QString output;  // stdout and stderr merged
+};
+
+void setUpProcess(QProcess& process) {
+    process.setProgram(QStringLiteral(GP_CLI_BINARY));
+    process.setProcessChannelMode(QProcess::MergedChannels);
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert("OMP_WAIT_POLICY", "PASSIVE");
+    process.setProcessEnvironment(environment);
+}
+
+Run finish(QProcess& process, int timeoutMs) {
+    Run run;
+    if (!process.waitForFinished(timeoutMs)) {
+        process.kill();
+        process.waitForFinished();
+        run.output = "TIMED OUT\n";
+    }
+    run.exitCode = process.exitCode();
+    run.status = process.exitStatus();
+    run.output += QString::fromLocal8Bit(process.readAll());
+    return run;
+}
+
+Run runCli(const QStringList& arguments, int timeoutMs = 300000,
+           const std::function<void()>& inChild = {}) {
+    QProcess process;
+    setUpProcess(process);
+    process.setArguments(arguments);
+    if (inChild) process.setChildProcessModifier(inChild);
+    process.start();
+    if (!process.waitForStarted()) return Run{-1, QProcess::CrashExit, "did not start"};
+    return finish(process, timeoutMs);
+}
+
+// Every file under `folder`, relative path -> SHA-256, size and modification time.
+QMap<QString, QByteArray> fingerprints(const QString& folder) {
+    QMap<QString, QByteArray> result;
+    for (const auto& entry : fs::recursive_directory_iterator(folder.toStdString())) {
+        if (!entry.is_regular_file()) continue;
+        QFile file(QString::fromStdString(entry.path().string()));
+        if (!file.open(QIODevice::ReadOnly)) continue;
+        QCryptographicHash hash(QCryptographicHash::Sha256);
+        hash.addData(&file);
+        const QString name =
+            QString::fromStdString(fs::relative(entry.path(), folder.toStdString()).string());
+        const QFileInfo info(file);
+        result[name] = hash.result().toHex() + " " + QByteArray::number(info.size()) + " " +
+                       QByteArray::number(info.lastModified().toMSecsSinceEpoch());
+    }
+    return result;
+}
+
+// Names under `folder` that a half-finished write would leave: "*.tmp-*" files or folders.
+QStringList leftovers(const QString& folder) {
+    QStringList found;
+    for (const auto& entry : fs::recursive_directory_iterator(folder.toStdString()))
+        if (entry.path().filename().string().find(".tmp-") != std::string::npos)
+            found << QString::fromStdString(entry.path().string());
+    return found;
+}
+
+#define GP_EXPECT_EXIT(run, code)                                                           \
+    QVERIFY2((run).status == QProcess::NormalExit && (run).exitCode == (code),              \
+             qPrintable(QString("exit %1 (%2), expected %3:\n%4")                           \
+                            .arg((run).exitCode)                                            \
+                            .arg((run).status == QProcess::NormalExit ? "normal" : "crash") \
+                            .arg(code)                                                      \
+                            .arg((run).output)))
+
+}  // namespace
+
+class TestCliReliability : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() {
+        QVERIFY2(QFileInfo(QStringLiteral(GP_CLI_BINARY)).isExecutable(), GP_CLI_BINARY);
+        QVERIFY2(QFileInfo(demoModel() + "/config.json").exists(), qPrintable(demoModel()));
+    }
+
+    // Ctrl-C at a stage of `prune --out`: a clean stop with 130 and nothing written.
+    void interruptLeavesNothing_data() {
+        QTest::addColumn<QString>("stageLine");
+        QTest::addColumn<bool>("evaluate");
+        QTest::newRow("during perplexity before") << "[evaluate] perplexity before" << true;
+        QTest::newRow("during calibration") << "[calibrate] activation norms" << false;
+    }
+    void interruptLeavesNothing() {
+        QFETCH(QString, stageLine);
+        QFETCH(bool, evaluate);
+        QTemporaryDir root;
+        QVERIFY(root.isValid());
+        const QString out = root.filePath("out");
+        // Long enough stages (one window per batch) that the signal lands inside them.
+        QStringList arguments = quickPrune(demoModel(), out, evaluate ? "4" : "64");
+        arguments << "--batch-size"
+                  << "1";
+        if (evaluate) {
+            arguments.removeAll("--no-eval");
+            arguments << "--eval-max-windows"
+                      << "50";
+        }
+
+        QProcess process;
+        setUpProcess(process);
+        process.setArguments(arguments);
+        process.start();
+        QVERIFY(process.waitForStarted());
+        QByteArray seen;
+        QElapsedTimer clock;
+        clock.start();
+        while (!seen.contains(stageLine.toUtf8()) && clock.elapsed() < 240000 &&
+               process.state() == QProcess::Running) {
+            process.waitForReadyRead(1000);
+            seen += process.readAll();
+        }
+        QVERIFY2(seen.contains(stageLine.toUtf8()), seen.constData());
+        QCOMPARE(::kill(pid_t(process.processId()), SIGINT), 0);
+        Run run = finish(process, 120000);
+        run.output.prepend(QString::fromLocal8Bit(seen));
+        GP_EXPECT_EXIT(run, 130);
+        QVERIFY2(run.output.contains("cancelled"), qPrintable(run.output));
+        QVERIFY2(!QFileInfo::exists(out + "/model.safetensors"), qPrintable(run.output));
+        QVERIFY2(!QFileInfo::exists(out + "/report.json"), qPrintable(run.output));
+        QVERIFY2(leftovers(root.path()).isEmpty(), qPrintable(leftovers(root.path()).join("\n")));
+    }
+
+    // A whole prune and export from a read-only copy of the model: not a byte of it changes.
+    void inputsAreNotModified() {
+        QTemporaryDir root;
+        QVERIFY(root.isValid());
+        const QString input = root.filePath("input");
+        fs::copy(demoModel().toStdString(), input.toStdString(), fs::copy_options::recursive);
+        for (const auto& entry : fs::directory_iterator(input.toStdString()))
+            fs::permissions(entry.path(),
+                            fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+        fs::permissions(input.toStdString(), fs::perms::owner_read | fs::perms::owner_exec |
+                                                 fs::perms::group_read | fs::perms::group_exec);
+        const QMap<QString, QByteArray> before = fingerprints(input);
+        QVERIFY(before.contains("model.safetensors"));
+
+        const Run run = runCli(quickPrune(input, root.filePath("out")));
+        GP_EXPECT_EXIT(run, 0);
+        QVERIFY2(QFileInfo::exists(root.filePath("out/model.safetensors")), qPrintable(run.output));
+
+        const QMap<QString, QByteArray> after = fingerprints(input);
+        QCOMPARE(after.keys(), before.keys());
+        for (const QString& name : before.keys())
+            QVERIFY2(after[name] == before[name],
+                     qPrintable(name + ": " + before[name] + " -> " + after[name]));
+        fs::permissions(input.toStdString(), fs::perms::owner_all);
+    }
+
+    // Writes fail part way (RLIMIT_FSIZE in the child; SIGXFSZ ignored so write() returns EFBIG
+    // as it returns ENOSPC on a full disk): the error names the file, nothing is left behind.
+    void fullDiskLeavesNothing_data() {
+        QTest::addColumn<QStringList>("command");
+        QTest::addColumn<QString>("failedFile");
+        QTest::newRow("export") << QStringList{"export", "--model", demoModel(), "--out"}
+                                << "model.safetensors";
+        QTest::newRow("prune --out") << QStringList() << "model.safetensors";
+    }
+    void fullDiskLeavesNothing() {
+        QFETCH(QStringList, command);
+        QFETCH(QString, failedFile);
+        QTemporaryDir root;
+        QVERIFY(root.isValid());
+        const QString out = root.filePath("out");
+        const QStringList arguments =
+            command.isEmpty() ? quickPrune(demoModel(), out) : command + QStringList{out};
+        // The demo model's weights are 1 MB: a 256 KB limit stops the write in the middle.
+        const Run run = runCli(arguments, 300000, [] {
+            std::signal(SIGXFSZ, SIG_IGN);
+            const rlimit limit{256 * 1024, 256 * 1024};
+            setrlimit(RLIMIT_FSIZE, &limit);
+        });
+        GP_EXPECT_EXIT(run, 3);
+        QVERIFY2(
+            run.output.contains(out + "/" + failedFile) && run.output.contains("File too large"),
+            qPrintable(run.output));
+        QVERIFY2(run.output.contains("nothing was written"), qPrintable(run.output));
+        QVERIFY2(!QFileInfo::exists(out + "/model.safetensors"), qPrintable(run.output));
+        QVERIFY2(leftovers(root.path()).isEmpty(), qPrintable(leftovers(root.path()).join("\n")));
+    }
+
+    // A job that cannot fit is refused before it starts (exit 4), saying how much it needs, what
+    // is available and which option lowers it; nothing is written.
+    void memoryRefusal() {
+        QTemporaryDir root;
+        QVERIFY(root.isValid());
+        const QString out = root.filePath("out");
+        // 200,000 windows of 256 tokens in one batch: terabytes of activations on any machine.
+        const Run run =
+            runCli({"prune", "--model", demoModel(), "--method", "wanda", "--nsamples", "200000",
+                    "--batch-size", "200000", "--seqlen", "256", "--no-eval", "--out", out});
+        GP_EXPECT_EXIT(run, 4);
+        for (const char* fragment : {"needs about", "TiB of RAM", "are available",
+                                     "activations of one batch", "--batch-size"})
+            QVERIFY2(run.output.contains(fragment), qPrintable(run.output));
+        QVERIFY2(!run.output.contains("[calibrate]"), qPrintable(run.output));
+        QVERIFY(!QFileInfo::exists(out));
+    }
+
+    // Loading a bf16 checkpoint as fp32 converts it into a copy twice its size: refused up front
+    // when that does not fit. The checkpoint is 3/4 of this machine's RAM, sparse on disk (its
+    // weights are holes: no disk space), so the fp32 copy would need 1.5 times the RAM.
+    void loadRefusal() {
+        QFile meminfo("/proc/meminfo");
+        QVERIFY(meminfo.open(QIODevice::ReadOnly));
+        const QList<QByteArray> fields = meminfo.readLine().simplified().split(' ');
+        QCOMPARE(fields.value(0), QByteArray("MemTotal:"));
+        const int64_t ramBytes = fields.value(1).toLongLong() * 1024;
+        const int64_t hidden = 64;
+        const int64_t vocab = ramBytes * 3 / 4 / (2 * hidden);
+
+        QTemporaryDir root;
+        QVERIFY(root.isValid());
+        const nlohmann::json config = {
+            {"model_type", "llama"},      {"vocab_size", vocab},
+            {"hidden_size", hidden},      {"intermediate_size", 16},
+            {"num_hidden_layers", 1},     {"num_attention_heads", 2},
+            {"num_key_value_heads", 2},   {"max_position_embeddings", 64},
+            {"tie_word_embeddings", true}};
+        QFile configFile(root.filePath("config.json"));
+        QVERIFY(configFile.open(QIODevice::WriteOnly));
+        configFile.write(QByteArray::fromStdString(config.dump()));
+        configFile.close();
+
+        const std::vector<std::pair<std::string, std::vector<int64_t>>> tensors = {
+            {"model.embed_tokens.weight", {vocab, hidden}},
+            {"model.layers.0.input_layernorm.weight", {hidden}},
+            {"model.layers.0.self_attn.q_proj.weight", {hidden, hidden}},
+            {"model.layers.0.self_attn.k_proj.weight", {hidden, hidden}},
+            {"model.layers.0.self_attn.v_proj.weight", {hidden, hidden}},
+            {"model.layers.0.self_attn.o_proj.weight", {hidden, hidden}},
+            {"model.layers.0.post_attention_layernorm.weight", {hidden}},
+            {"model.layers.0.mlp.gate_proj.weight", {16, hidden}},
+            {"model.layers.0.mlp.up_proj.weight", {16, hidden}},
+            {"model.layers.0.mlp.down_proj.weight", {hidden, 16}},
+            {"model.norm.weight", {hidden}}};
+        nlohmann::json header = nlohmann::json::object();
+        int64_t offset = 0;
+        for (const auto& [name, shape] : tensors) {
+            int64_t bytes = 2;
+            for (const int64_t size : shape) bytes *= size;
+            header[name] = {
+                {"dtype", "BF16"}, {"shape", shape}, {"data_offsets", {offset, offset + bytes}}};
+            offset += bytes;
+        }
+        QByteArray headerText = QByteArray::fromStdString(header.dump());
+        // Padded as real files are, so the data is aligned and mapped, not copied.
+        headerText.append(QByteArray((8 - headerText.size() % 8) % 8, ' '));
+        QFile weights(root.filePath("model.safetensors"));
+        QVERIFY(weights.open(QIODevice::WriteOnly));
+        const quint64 headerBytes = quint64(headerText.size());
+        weights.write(reinterpret_cast<const char*>(&headerBytes), sizeof headerBytes);
+        weights.write(headerText);
+        QVERIFY(weights.resize(qint64(8 + headerText.size() + offset)));  // a hole: sparse
+        weights.close();
+
+        const Run run = runCli({"info", "--model", root.path()});
+        GP_EXPECT_EXIT(run, 4);
+        for (const char* fragment : {"load: needs about", "GiB of RAM", "are available",
+                                     "weights converted to fp32", "--dtype bf16"})
+            QVERIFY2(run.output.contains(fragment), qPrintable(run.output));
+    }
+
+    // An allocation that fails mid-run (the address space capped in the child, so the check up
+    // front passes and LibTorch's allocator fails later): exit 4, a message saying so and that
+    // the weights are intact, and nothing written.
+    void allocationFailureMidRun() {
+        QTemporaryDir root;
+        QVERIFY(root.isValid());
+        const QString out = root.filePath("out");
+        const Run run =
+            runCli({"prune", "--model", demoModel(), "--method", "wanda", "--nsamples", "512",
+                    "--batch-size", "512", "--seqlen", "256", "--no-eval", "--out", out},
+                   300000, [] {
+                       const rlimit limit{3000000000ull, 3000000000ull};
+                       setrlimit(RLIMIT_AS, &limit);
+                   });
+        GP_EXPECT_EXIT(run, 4);
+        QVERIFY2(run.output.contains("can't allocate memory") &&
+                     run.output.contains("the weights are as they were before the run"),
+                 qPrintable(run.output));
+        QVERIFY(!QFileInfo::exists(out));
+        QVERIFY2(leftovers(root.path()).isEmpty(), qPrintable(leftovers(root.path()).join("\n")));
+    }
+
+    void badArguments_data() {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<int>("exitCode");
+        QTest::addColumn<QString>("mustSay");
+        const QString model = demoModel();
+        QTest::newRow("sparsity 1.2")
+            << QStringList{"prune", "--model", model, "--sparsity", "1.2", "--no-eval"} << 2
+            << "--sparsity";
+        QTest::newRow("sparsity -0.5")
+            << QStringList{"prune", "--model", model, "--sparsity", "-0.5", "--no-eval"} << 2
+            << "--sparsity";
+        QTest::newRow("unknown method")
+            << QStringList{"prune", "--model", model, "--method", "random", "--no-eval"} << 2
+            << "--method";
+        QTest::newRow("sparsity not a number")
+            << QStringList{"prune", "--model", model, "--sparsity", "half"} << 2 << "--sparsity";
+        QTest::newRow("unknown option")
+            << QStringList{"prune", "--model", model, "--fast"} << 2 << "--fast";
+        QTest::newRow("seqlen 1") << QStringList{"eval", "--model", model, "--seqlen", "1"} << 2
+                                  << "--seqlen";
+        QTest::newRow("missing model")
+            << QStringList{"info", "--model", "/nonexistent/model"} << 3 << "/nonexistent/model";
+    }
+    void badArguments() {
+        QFETCH(QStringList, arguments);
+        QFETCH(int, exitCode);
+        QFETCH(QString, mustSay);
+        const Run run = runCli(arguments, 120000);
+        GP_EXPECT_EXIT(run, exitCode);
+        QVERIFY2(run.output.contains(mustSay), qPrintable(run.output));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliReliability)
+#include "tst_cli_reliability.moc"

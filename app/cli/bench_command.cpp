@@ -1,6 +1,7 @@
 // gradprobe bench select (--model PATH | --weights FILE.safetensors | --synthetic NAME)
 // [--sparsity 0.1,0.3,0.5] [--repeat 5] [--group global] [--nm 2:4] [--method exact,...]
-// [--device cpu] [--seed 0] [--json]: every selection method on the same scores, side by side.
+// [--device cpu] [--seed 0] [--work-dir DIR] [--reference-blocks 1] [--json]: every selection
+// method on the same scores, side by side.
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -46,16 +47,28 @@ void addSelectCommand(CLI::App& bench, Action& action) {
     source->add_option("--weights", options->bench.weights,
                        ".safetensors file: every 2-D floating-point tensor");
     source->add_option("--synthetic", options->bench.synthetic,
-                       "gpt-neo-33m (28.3M fp32 weights) or mistral-7b-layer (one bf16 block, "
-                       "218M weights); values 0.02 * Student-t(3)");
+                       "gpt-neo-33m (28.3M fp32 weights), mistral-7b-layer (one bf16 block, "
+                       "218M weights) or mistral-7b (32 bf16 blocks, 6.98G weights, streamed from "
+                       "a 14 GB file in --work-dir); values 0.02 * Student-t(3)");
     source->require_option(1);
     command->add_option("--sparsity", options->bench.sparsities, "fractions to select, in [0, 1)")
         ->delimiter(',');
-    command->add_option("--repeat", options->bench.repeat, "timed runs per method and sparsity");
+    command->add_option("--repeat", options->bench.repeat,
+                        "timed runs per method and sparsity (default 5; 1 for mistral-7b)");
     command->add_option("--group", options->bench.group, "global | layer | row | nm");
     command->add_option("--nm", options->nm, "N:M for --group nm (keep N of every M)");
-    command->add_option("--method", options->bench.methods, "exact,statistical,sort")
+    command
+        ->add_option("--method", options->bench.methods,
+                     "exact,statistical,sort (default all; exact alone for mistral-7b)")
         ->delimiter(',');
+    command->add_option("--work-dir", options->bench.workDir,
+                        "mistral-7b: folder for its generated file, reused by later runs "
+                        "(default: the temporary folder)");
+    command->add_option("--reference-blocks", options->bench.referenceBlocks,
+                        "mistral-7b, --stream: blocks the sort reference checks");
+    command->add_flag("--stream", options->bench.stream,
+                      "--weights: read the file as mistral-7b is read, one layer at a time "
+                      "through the memory map (the global group; agreement on sampled blocks)");
     command->add_option("--device", options->bench.device, "cpu | cuda | cuda:N");
     command->add_option("--seed", options->bench.seed, "seed of the synthetic values");
     command->add_flag("--json", options->json, "print the results as JSON on stdout");

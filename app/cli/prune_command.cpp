@@ -12,6 +12,7 @@
 #include "app/cli/progress_printer.h"
 #include "app/cli/report_plots.h"
 #include "core/api/engine.h"
+#include "core/bench/streamed_prune.h"
 #include "core/io/export_folder.h"
 #include "core/runtime/error.h"
 
@@ -25,13 +26,15 @@ struct PruneCommandOptions {
     std::string dtype = "fp32";
     bool includeHead = false;
     std::string nm = "2:4";
-    std::string group;  // "" = the method's usual group
+    std::string group;           // "" = the method's usual group
     std::string probeThreshold;  // "X" | "x1,x2,..." | "name=x,..." | "adaptive:X"
     std::string sweep;           // "t1,t2,..."
     bool noTuneOnFail = false;
     bool noEval = false;
     bool json = false;
     bool noMasks = false;
+    std::string synthetic;
+    std::string workDir;
     ExportOptions out;
     PruneOptions prune;
 };
@@ -99,13 +102,17 @@ nlohmann::json resultJson(const PruneResult& result) {
                           {"sparsity", layer.sparsity}});
     nlohmann::json rounds = nlohmann::json::array();
     for (const IterativeRound& round : result.rounds)
-        rounds.push_back({{"target", round.targetSparsity}, {"sparsity", round.sparsity},
-                          {"ppl", round.ppl}, {"probe_threshold", round.threshold},
+        rounds.push_back({{"target", round.targetSparsity},
+                          {"sparsity", round.sparsity},
+                          {"ppl", round.ppl},
+                          {"probe_threshold", round.threshold},
                           {"accepted", round.accepted}});
     nlohmann::json sweep = nlohmann::json::array();
     for (const SweepPoint& point : result.sweep)
-        sweep.push_back({{"probe_threshold", point.threshold}, {"sparsity", point.sparsity},
-                         {"pruned", point.pruned}, {"ppl", point.ppl}});
+        sweep.push_back({{"probe_threshold", point.threshold},
+                         {"sparsity", point.sparsity},
+                         {"pruned", point.pruned},
+                         {"ppl", point.ppl}});
     const PruneOptions& o = result.options;
     nlohmann::json out = {{"method", o.method},
                           {"probe", o.probe.enabled},
@@ -130,11 +137,12 @@ nlohmann::json resultJson(const PruneResult& result) {
 
 void printResult(const PruneResult& result) {
     const PruneOptions& o = result.options;
-    std::printf("%s%s, %s, group %s, select %s: sparsity %.2f%% (target %.2f%%), "
-                "%lld of %lld prunable weights\n",
-                o.method.c_str(), o.probe.enabled ? " + probe" : "", o.schedule.c_str(),
-                o.group.c_str(), o.select.c_str(), 100.0 * result.sparsity, 100.0 * o.sparsity,
-                (long long)result.prunedParameters, (long long)result.prunableParameters);
+    std::printf(
+        "%s%s, %s, group %s, select %s: sparsity %.2f%% (target %.2f%%), "
+        "%lld of %lld prunable weights\n",
+        o.method.c_str(), o.probe.enabled ? " + probe" : "", o.schedule.c_str(), o.group.c_str(),
+        o.select.c_str(), 100.0 * result.sparsity, 100.0 * o.sparsity,
+        (long long)result.prunedParameters, (long long)result.prunableParameters);
     if (result.pplBefore > 0)
         std::printf("perplexity %.4f -> %.4f\n", result.pplBefore, result.pplAfter);
     for (const IterativeRound& round : result.rounds)
@@ -149,14 +157,21 @@ void printResult(const PruneResult& result) {
         std::printf("%-52s %10lld %10lld %10lld %8.2f%%\n", layer.layer.c_str(),
                     (long long)layer.numel, (long long)layer.pruned, (long long)layer.restored,
                     100.0 * layer.sparsity);
-    std::printf("time %.2f s, peak RSS %.0f MB\n", result.seconds.count("total") ? result.seconds.at("total") : 0.0,
+    std::printf("time %.2f s, peak RSS %.0f MB\n",
+                result.seconds.count("total") ? result.seconds.at("total") : 0.0,
                 double(result.peakRssBytes) / (1 << 20));
 }
 
 void addOptions(CLI::App* command, PruneCommandOptions& o) {
     PruneOptions& p = o.prune;
-    command->add_option("--model", o.model, "Hugging Face folder, .safetensors file or llama2.c .bin")
-        ->required();
+    command->add_option("--model", o.model,
+                        "Hugging Face folder, .safetensors file or llama2.c .bin");
+    command->add_option(
+        "--synthetic", o.synthetic,
+        "instead of --model: mistral-7b (32 bf16 blocks, streamed from a 14 GB file "
+        "in --work-dir; magnitude only, needs --out)");
+    command->add_option("--work-dir", o.workDir,
+                        "--synthetic: folder for the generated model file, reused by later runs");
     command->add_option("--method", p.method, "importance score: magnitude | wanda");
     command->add_option("--wanda-norm", p.wandaNorm,
                         "paper: L2 over all calibration tokens | library: max over batches");
@@ -166,22 +181,28 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
     command->add_option("--nm", o.nm, "N:M for --group nm (keep N of every M inputs)");
     command->add_option("--select", p.select, "threshold selection: exact | statistical | sort");
     command->add_option("--schedule", p.schedule, "oneshot | layerwise | iterative");
-    command->add_option("--layer-order", p.layerOrder, "layer-wise order: reverse | forward | size");
-    command->add_option("--candidates", p.candidates,
-                        "layer-wise candidates: recompute (per layer) | cached (one global selection)");
+    command->add_option("--layer-order", p.layerOrder,
+                        "layer-wise order: reverse | forward | size");
+    command->add_option(
+        "--candidates", p.candidates,
+        "layer-wise candidates: recompute (per layer) | cached (one global selection)");
     command->add_option("--initial-sparsity", p.initialSparsity, "iterative: first target");
     command->add_option("--sparsity-step", p.sparsityStep, "iterative: added each round");
     command->add_option("--max-ppl-increase", p.maxPplIncrease,
                         "iterative: stop when perplexity rises more than this (points)");
-    command->add_option("--iterative-schedule", p.iterativeInner, "iterative rounds: oneshot | layerwise");
+    command->add_option("--iterative-schedule", p.iterativeInner,
+                        "iterative rounds: oneshot | layerwise");
     command->add_flag("--probe", p.probe.enabled, "GradProbe: let gradients veto candidates");
-    command->add_option("--probe-threshold", o.probeThreshold,
-                        "tau: X | x1,x2,... (per layer, processing order) | name=x,... | adaptive:X");
+    command->add_option(
+        "--probe-threshold", o.probeThreshold,
+        "tau: X | x1,x2,... (per layer, processing order) | name=x,... | adaptive:X");
     command->add_option("--reduction", p.probe.reduction, "probe: candidates scaled by this");
-    command->add_option("--probe-batches", p.probe.batches, "probe: calibration batches per recording");
+    command->add_option("--probe-batches", p.probe.batches,
+                        "probe: calibration batches per recording");
     command->add_option("--probe-sweep", o.sweep, "probe: also measure these taus (t1,t2,...)");
     command->add_flag("--fp16-gradients", p.probe.fp16Gradients, "probe: keep gradients in fp16");
-    command->add_flag("--no-tune-on-fail", o.noTuneOnFail, "iterative: do not retune tau on a failed round");
+    command->add_flag("--no-tune-on-fail", o.noTuneOnFail,
+                      "iterative: do not retune tau on a failed round");
     command->add_flag("--tune-both-steps", p.probe.tuneBothSteps,
                       "iterative: retuning redoes the previous round too");
     command->add_option("--calib", p.calibPath, "calibration text (default: the model's own)");
@@ -189,7 +210,8 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
     command->add_option("--nsamples", p.nsamples, "calibration windows");
     command->add_option("--seqlen", p.seqlen, "ids per window (default min(512, context))");
     command->add_option("--batch-size", p.batchSize, "windows per forward/backward pass");
-    command->add_option("--eval-max-windows", p.evalMaxWindows, "evaluate at most N windows (0 = all)");
+    command->add_option("--eval-max-windows", p.evalMaxWindows,
+                        "evaluate at most N windows (0 = all)");
     command->add_flag("--no-eval", o.noEval, "skip the perplexity before and after");
     command->add_option("--seed", p.seed, "calibration sampling seed");
     command->add_option("--tokenizer", o.tokenizer, "tokenizer.json or llama2.c tokenizer.bin");
@@ -199,12 +221,46 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
     command->add_flag("--json", o.json, "print the result as JSON on stdout");
     command->add_option("--out", o.out.outDir,
                         "write the pruned model, report.json and report.html here");
-    command->add_option("--format", o.out.format, "--out model format: dense | compressed | llama2c");
+    command->add_option("--format", o.out.format,
+                        "--out model format: dense | compressed | llama2c");
     command->add_flag("--force", o.out.force, "replace a model already in --out");
     command->add_flag("--no-masks", o.noMasks, "do not write gradprobe_masks.safetensors");
 }
 
+// --synthetic mistral-7b: selection and output streamed through the file, one layer at a time.
+int runStreamedPrune(const PruneCommandOptions& o) {
+    if (o.prune.method != "magnitude")
+        throw badArgument("--method", "a streamed synthetic model is pruned by magnitude only");
+    if (o.prune.probe.enabled)
+        throw badArgument("--probe", "a synthetic model has no text to probe with");
+    StreamedPruneOptions options;
+    options.synthetic = o.synthetic;
+    options.workDir = o.workDir;
+    options.sparsity = o.prune.sparsity;
+    options.group = o.group.empty() ? "global" : o.group;
+    options.outDir = o.out.outDir;
+    options.force = o.out.force;
+    options.seed = o.prune.seed;
+    ProgressPrinter progress;
+    const StreamedPruneReport report = gp::runStreamedPrune(options, &progress, &interruptToken());
+    if (o.json) {
+        std::cout << streamedPruneJson(report);
+    } else {
+        std::printf(
+            "pruned %lld of %lld weights (%.4f), threshold %.6g; select %.1f s, write "
+            "%.1f s, peak RSS %.2f GB\nwrote %s\nwrote %s\n",
+            (long long)report.pruned, (long long)report.weights, report.sparsity, report.threshold,
+            report.selectSeconds, report.writeSeconds, report.peakRssBytes / 1e9,
+            report.modelPath.c_str(), report.reportPath.c_str());
+    }
+    return 0;
+}
+
 int runPrune(PruneCommandOptions& o) {
+    if (!o.synthetic.empty() && !o.model.empty())
+        throw badArgument("--synthetic", "give --model or --synthetic, not both");
+    if (!o.synthetic.empty()) return runStreamedPrune(o);
+    if (o.model.empty()) throw badArgument("--model", "is required (or --synthetic)");
     parseNm(o.nm, o.prune);
     // WANDA's scores are comparable within a layer's rows, not across layers (the Wanda paper
     // compares per output row); magnitude uses GradProbe's one global threshold.

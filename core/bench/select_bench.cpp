@@ -6,12 +6,18 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
 #include <utility>
 
 #include "core/bench/allocation_meter.h"
+#include "core/bench/mapped_weights.h"
 #include "core/bench/synthetic_weights.h"
 #include "core/io/checkpoint.h"
 #include "core/io/safetensors.h"
@@ -22,6 +28,7 @@
 #include "core/prune/sort_select.h"
 #include "core/runtime/compute.h"
 #include "core/runtime/error.h"
+#include "core/runtime/memory.h"
 
 namespace gp {
 namespace {
@@ -34,6 +41,8 @@ constexpr const char* kTimed =
 constexpr const char* kExtraMeasure =
     "peak bytes held by LibTorch's CPU allocator during one selection beyond what it held at "
     "its start (the allocator wrapped for the benchmark), largest over the repeats";
+constexpr const char* kStreamedReference =
+    "sort over sampled blocks, the ties shared by a model-wide count";
 
 struct LoadedWeights {
     Layers weights;
@@ -113,6 +122,16 @@ double median(std::vector<double> values) {
     return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
+// The options with the "0 / empty = automatic" defaults filled in.
+SelectBenchOptions withDefaults(SelectBenchOptions options) {
+    const bool streamed = isStreamedSyntheticModel(options.synthetic) || options.stream;
+    if (options.repeat == 0) options.repeat = streamed ? 1 : 5;
+    if (options.methods.empty())
+        options.methods = streamed ? std::vector<std::string>{"exact"}
+                                   : std::vector<std::string>{"exact", "statistical", "sort"};
+    return options;
+}
+
 void checkOptions(const SelectBenchOptions& options) {
     if (options.repeat < 1) throw badArgument("--repeat", "must be at least 1");
     if (options.sparsities.empty()) throw badArgument("--sparsity", "give at least one value");
@@ -127,8 +146,11 @@ void checkOptions(const SelectBenchOptions& options) {
 }
 
 // Runs one method at one sparsity `repeat` times and compares its masks with the reference.
+// `reference` holds (layer, mask) for the layers compared; agreement is over those.
+using ReferenceMasks = std::vector<std::pair<int64_t, at::Tensor>>;
+
 SelectBenchRow measure(const ScoreSource& source, const SelectionOptions& selection, int repeat,
-                       const std::vector<at::Tensor>& reference, CpuAllocationMeter& meter,
+                       const ReferenceMasks& reference, CpuAllocationMeter& meter,
                        const std::function<void()>& ranOnce, const CancelToken* cancel) {
     SelectBenchRow row;
     row.method = selectionMethodName(selection.method);
@@ -150,14 +172,100 @@ SelectBenchRow measure(const ScoreSource& source, const SelectionOptions& select
     row.passes = last.passes;
     row.steps = last.steps;
     row.threshold = last.threshold;
-    int64_t equal = 0;
     for (int64_t layer = 0; layer < source.layerCount(); ++layer) {
-        const at::Tensor mask = layerMask(last, source, layer);
-        row.selected += mask.sum().item<int64_t>();
-        equal += at::eq(mask, reference[layer]).sum().item<int64_t>();
+        throwIfCancelled(cancel);
+        row.selected += layerMask(last, source, layer).sum().item<int64_t>();
     }
-    row.agreement = double(equal) / double(std::max<int64_t>(1, source.totalNumel()));
+    int64_t equal = 0, compared = 0;
+    for (const auto& [layer, expected] : reference) {
+        equal += at::eq(layerMask(last, source, layer), expected).sum().item<int64_t>();
+        compared += expected.numel();
+    }
+    row.agreement = double(equal) / double(std::max<int64_t>(1, compared));
     return row;
+}
+
+ReferenceMasks allLayers(std::vector<at::Tensor> masks) {
+    ReferenceMasks reference;
+    for (size_t layer = 0; layer < masks.size(); ++layer)
+        reference.emplace_back(int64_t(layer), std::move(masks[layer]));
+    return reference;
+}
+
+// The block a layer belongs to: the number after "layers." or ".h." in its name; -1 if none.
+int64_t blockOf(const std::string& name) {
+    for (const char* marker : {"layers.", ".h."}) {
+        const size_t at = name.find(marker);
+        if (at == std::string::npos) continue;
+        const size_t digits = at + std::strlen(marker);
+        size_t end = digits;
+        while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end]))) ++end;
+        if (end > digits) return std::stoll(name.substr(digits, end - digits));
+    }
+    return -1;
+}
+
+// `count` distinct blocks out of those present, chosen with the seed, ascending.
+std::vector<int64_t> sampleBlocks(const ScoreSource& source, int count, uint64_t seed) {
+    std::vector<int64_t> blocks;
+    for (int64_t layer = 0; layer < source.layerCount(); ++layer) {
+        const int64_t block = blockOf(source.layerName(layer));
+        if (blocks.empty() || blocks.back() != block) blocks.push_back(block);
+    }
+    std::mt19937_64 random(seed);
+    std::shuffle(blocks.begin(), blocks.end(), random);
+    blocks.resize(std::min<size_t>(blocks.size(), size_t(std::max(count, 1))));
+    std::sort(blocks.begin(), blocks.end());
+    return blocks;
+}
+
+// The global group's masks on the sampled blocks, by sorting: one pass over the whole model
+// counts the scores below and at the threshold (plain ATen comparisons, not the radix code),
+// which proves the threshold is the k-th smallest and says how many of the ties each layer
+// takes (layer order, then index); each sampled layer is then stably sorted and its first
+// (below + its ties) entries selected.
+ReferenceMasks streamedSortReference(const ScoreSource& source, const Selection& exact,
+                                     const std::vector<int64_t>& blocks, SelectBenchReport& report,
+                                     const CancelToken* cancel) {
+    const auto started = std::chrono::steady_clock::now();
+    const double threshold = exact.threshold;
+    std::vector<int64_t> below(size_t(source.layerCount())), equal(below.size());
+    int64_t belowTotal = 0, equalTotal = 0;
+    for (int64_t layer = 0; layer < source.layerCount(); ++layer) {
+        throwIfCancelled(cancel);
+        // In the scores' own dtype when the threshold is exactly one of its values (all-bf16
+        // Mistral: half the memory traffic), in fp32 otherwise (an fp32 threshold in a bf16 layer).
+        at::Tensor scores = source.scores(layer);
+        if (at::scalar_tensor(threshold, scores.scalar_type()).item<double>() != threshold)
+            scores = scores.to(at::kFloat);
+        below[layer] = scores.lt(threshold).sum().item<int64_t>();
+        equal[layer] = scores.eq(threshold).sum().item<int64_t>();
+        belowTotal += below[layer];
+        equalTotal += equal[layer];
+    }
+    report.countVerified =
+        exact.target == 0 || (belowTotal < exact.target && exact.target <= belowTotal + equalTotal);
+    ReferenceMasks reference;
+    report.referenceWeights = 0;  // the same blocks at every sparsity
+    int64_t tiesLeft = exact.target - belowTotal;
+    for (int64_t layer = 0; layer < source.layerCount(); ++layer) {
+        const int64_t ties = std::clamp<int64_t>(tiesLeft, 0, equal[layer]);
+        tiesLeft -= ties;
+        const int64_t block = blockOf(source.layerName(layer));
+        if (!std::binary_search(blocks.begin(), blocks.end(), block)) continue;
+        throwIfCancelled(cancel);
+        const at::Tensor scores = source.scores(layer).to(at::kFloat).flatten();
+        const at::Tensor order =
+            std::get<1>(scores.sort(/*stable=*/c10::optional<bool>(true), /*dim=*/0));
+        at::Tensor mask = at::zeros({scores.numel()}, at::kBool);
+        mask.index_fill_(0, order.slice(0, 0, below[layer] + ties), true);
+        const auto shape = source.shape(layer);
+        reference.emplace_back(layer, mask.view({shape[0], shape[1]}));
+        report.referenceWeights += scores.numel();
+    }
+    report.referenceSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return reference;
 }
 
 std::string withThousands(int64_t value) {
@@ -169,11 +277,95 @@ std::string withThousands(int64_t value) {
     return text;
 }
 
+// A model that stays in its file: every pass maps one layer at a time.
+SelectBenchReport runStreamedSelectBench(const SelectBenchOptions& options, RunObserver* observer,
+                                         const CancelToken* cancel) {
+    const ObserverRef events(observer);
+    c10::InferenceMode inference;
+    if (options.device != "cpu")
+        throw badArgument("--device", "a streamed model is selected on the CPU only");
+    if (options.group != "global")
+        throw badArgument("--group", "a streamed model is benchmarked with the global group only");
+    SyntheticFile synthetic;
+    if (!options.synthetic.empty()) {
+        const std::string folder = options.workDir.empty()
+                                       ? std::filesystem::temp_directory_path().string()
+                                       : options.workDir;
+        events->onLog({LogEvent::Level::Info,
+                       "writing or reusing the " + options.synthetic + " file in " + folder});
+        synthetic = writeSyntheticModelFile(
+            options.synthetic, options.seed, folder, [&](int64_t done, int64_t total) {
+                throwIfCancelled(cancel);
+                events->onProgress(ProgressEvent{Stage::Load, done, total, "layers written"});
+            });
+    } else if (!options.weights.empty() && options.model.empty()) {
+        synthetic.path = options.weights;
+        synthetic.reused = true;
+    } else {
+        throw badArgument("--stream", "streams --weights FILE.safetensors only");
+    }
+    const MappedMagnitudeSource source(SafetensorsFile::open(synthetic.path));
+
+    SelectBenchReport report;
+    report.streamed = true;
+    report.source = options.synthetic.empty() ? options.weights : "synthetic " + options.synthetic;
+    report.file = synthetic.path;
+    report.fileReused = synthetic.reused;
+    report.generateSeconds = synthetic.seconds;
+    report.scoreDtype = dtypeSummary(source);
+    report.device = options.device;
+    report.group = options.group;
+    report.layers = source.layerCount();
+    report.weights = source.totalNumel();
+    for (int64_t layer = 0; layer < source.layerCount(); ++layer)
+        report.scoreBytes += source.numel(layer) * int64_t(at::elementSize(source.dtype(layer)));
+    report.threads = at::get_num_threads();
+    report.repeat = options.repeat;
+    report.machine = machineName();
+    report.referenceBlocks = sampleBlocks(source, options.referenceBlocks, options.seed);
+
+    std::vector<SelectionMethod> methods;
+    for (const std::string& name : options.methods) {
+        const SelectionMethod method = parseSelectionMethod(name, "--method");
+        if (method == SelectionMethod::Sort) {
+            events->onLog({LogEvent::Level::Warning,
+                           "sort skipped on a streamed model (it concatenates the model); the "
+                           "sort reference on sampled blocks stands in for it"});
+            continue;
+        }
+        methods.push_back(method);
+    }
+    const int64_t runs = int64_t(options.sparsities.size() * methods.size()) * options.repeat;
+    int64_t done = 0;
+    const auto ranOnce = [&] {
+        events->onProgress(ProgressEvent{Stage::Select, ++done, runs, "runs"});
+    };
+    CpuAllocationMeter meter;
+    for (const double sparsity : options.sparsities) {
+        SelectionOptions selection;
+        selection.sparsity = sparsity;
+        selection.method = SelectionMethod::Exact;
+        const Selection exact = selectScores(source, selection, nullptr, cancel);
+        const ReferenceMasks reference =
+            streamedSortReference(source, exact, report.referenceBlocks, report, cancel);
+        for (const SelectionMethod method : methods) {
+            selection.method = method;
+            report.rows.push_back(
+                measure(source, selection, options.repeat, reference, meter, ranOnce, cancel));
+        }
+    }
+    report.peakRssBytes = peakRssBytes();
+    return report;
+}
+
 }  // namespace
 
-SelectBenchReport runSelectBench(const SelectBenchOptions& options, RunObserver* observer,
+SelectBenchReport runSelectBench(const SelectBenchOptions& givenOptions, RunObserver* observer,
                                  const CancelToken* cancel) {
+    const SelectBenchOptions options = withDefaults(givenOptions);
     checkOptions(options);
+    if (isStreamedSyntheticModel(options.synthetic) || options.stream)
+        return runStreamedSelectBench(options, observer, cancel);
     const ObserverRef events(observer);
     c10::InferenceMode inference;
     const at::Device device = parseDevice(options.device);
@@ -221,13 +413,14 @@ SelectBenchReport runSelectBench(const SelectBenchOptions& options, RunObserver*
     for (const double sparsity : sparsities) {
         SelectionOptions selection = base;
         selection.sparsity = sparsity;
-        const std::vector<at::Tensor> reference = sortReferenceMasks(source, selection);
+        const ReferenceMasks reference = allLayers(sortReferenceMasks(source, selection));
         for (const SelectionMethod method : methods) {
             selection.method = method;
             report.rows.push_back(
                 measure(source, selection, options.repeat, reference, meter, ranOnce, cancel));
         }
     }
+    report.peakRssBytes = peakRssBytes();
     return report;
 }
 
@@ -265,12 +458,23 @@ std::string selectBenchJson(const SelectBenchReport& report) {
                                   {"extra_bytes_measure", kExtraMeasure},
                                   {"details", details}};
     if (report.skippedTensors) out["skipped_tensors"] = report.skippedTensors;
+    out["peak_rss_bytes"] = report.peakRssBytes;
+    if (report.streamed) {
+        out["file"] = report.file;
+        out["file_reused"] = report.fileReused;
+        out["generate_seconds"] = report.generateSeconds;
+        out["reference"] = {{"method", kStreamedReference},
+                            {"blocks", report.referenceBlocks},
+                            {"weights", report.referenceWeights},
+                            {"seconds", report.referenceSeconds},
+                            {"count_verified", report.countVerified}};
+    }
     return out.dump(2) + "\n";
 }
 
 std::string selectBenchTable(const SelectBenchReport& report) {
     std::string text;
-    char line[256];
+    char line[512];
     std::snprintf(line, sizeof line,
                   "%s: %lld layers, %s weights (%s scores, %.1f MB), group %s, %s, %d threads, "
                   "%s\n",
@@ -280,7 +484,26 @@ std::string selectBenchTable(const SelectBenchReport& report) {
                   report.threads, report.machine.c_str());
     text += line;
     text += std::string("timed: ") + kTimed + " (" + std::to_string(report.repeat) + ")\n";
-    text += std::string("extra: ") + kExtraMeasure + "\n\n";
+    text += std::string("extra: ") + kExtraMeasure + "\n";
+    if (report.streamed) {
+        std::snprintf(
+            line, sizeof line, "file: %s (%s)\n", report.file.c_str(),
+            report.fileReused
+                ? "reused"
+                : ("written in " + std::to_string(int(report.generateSeconds)) + " s").c_str());
+        text += line;
+        std::string blocks;
+        for (const int64_t block : report.referenceBlocks)
+            blocks += (blocks.empty() ? "" : ",") + std::to_string(block);
+        std::snprintf(line, sizeof line,
+                      "agreement: %s, blocks %s (%s weights, %.1f s); model-wide count %s\n",
+                      kStreamedReference, blocks.c_str(),
+                      withThousands(report.referenceWeights).c_str(), report.referenceSeconds,
+                      report.countVerified ? "confirms the exact threshold" : "DISAGREES");
+        text += line;
+    }
+    std::snprintf(line, sizeof line, "peak RSS: %.2f GB\n\n", report.peakRssBytes / 1e9);
+    text += line;
     std::snprintf(line, sizeof line, "%-12s %8s %11s %9s %13s %13s %10s %13s %7s\n", "method",
                   "sparsity", "median s", "vs exact", "selected", "target", "agreement",
                   "extra bytes", "extra%");

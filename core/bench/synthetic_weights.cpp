@@ -3,7 +3,14 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <array>
+#include <chrono>
+#include <filesystem>
+#include <map>
 
+#include <nlohmann/json.hpp>
+
+#include "core/io/atomic_file.h"
+#include "core/io/safetensors.h"
 #include "core/runtime/error.h"
 
 namespace gp {
@@ -38,6 +45,21 @@ std::vector<LayerShape> mistral7bLayer() {
             {prefix + "mlp.down_proj.weight", 4096, 14336}};
 }
 
+std::vector<LayerShape> mistral7b() {
+    std::vector<LayerShape> layers;
+    for (int block = 0; block < 32; ++block) {
+        const std::string prefix = "model.layers." + std::to_string(block) + ".";
+        layers.push_back({prefix + "self_attn.q_proj.weight", 4096, 4096});
+        layers.push_back({prefix + "self_attn.k_proj.weight", 1024, 4096});
+        layers.push_back({prefix + "self_attn.v_proj.weight", 1024, 4096});
+        layers.push_back({prefix + "self_attn.o_proj.weight", 4096, 4096});
+        layers.push_back({prefix + "mlp.gate_proj.weight", 14336, 4096});
+        layers.push_back({prefix + "mlp.up_proj.weight", 14336, 4096});
+        layers.push_back({prefix + "mlp.down_proj.weight", 4096, 14336});
+    }
+    return layers;
+}
+
 // 0.02 * Student-t(3), drawn in fp32 (the chi-square accumulated in place: no 3x temporary).
 at::Tensor studentT3(int64_t out, int64_t in, at::Generator& generator) {
     const at::Tensor t = at::randn({out, in}, generator);
@@ -46,11 +68,113 @@ at::Tensor studentT3(int64_t out, int64_t in, at::Generator& generator) {
     return t.div_(chi.div_(3.0).sqrt_()).mul_(0.02);
 }
 
+constexpr int64_t kPoolSize = int64_t(1) << 24;
+constexpr const char* kGenerator = "gradprobe synthetic weights v1";
+
+// One layer: pool[(start + i * stride) mod 2^24] for i in [0, numel), in bf16, made in chunks so
+// that no index tensor the size of the layer is ever held.
+at::Tensor layerFromPool(const at::Tensor& pool, const LayerShape& shape,
+                         at::Generator& generator) {
+    const int64_t start = at::randint(kPoolSize, {1}, generator).item<int64_t>();
+    const int64_t stride = 2 * at::randint(kPoolSize / 2, {1}, generator).item<int64_t>() + 1;
+    at::Tensor layer = at::empty({shape.out * shape.in}, at::kBFloat16);
+    constexpr int64_t kChunk = int64_t(1) << 22;
+    for (int64_t begin = 0; begin < layer.numel(); begin += kChunk) {
+        const int64_t count = std::min(kChunk, layer.numel() - begin);
+        const at::Tensor index = at::arange(begin, begin + count, at::kLong)
+                                     .mul_(stride)
+                                     .add_(start)
+                                     .bitwise_and_(kPoolSize - 1);
+        layer.slice(0, begin, begin + count).copy_(pool.index_select(0, index));
+    }
+    return layer.view({shape.out, shape.in});
+}
+
+std::string syntheticFilePath(const std::string& name, uint64_t seed, const std::string& folder) {
+    return (std::filesystem::path(folder) /
+            ("gradprobe-synthetic-" + name + "-seed" + std::to_string(seed) + ".safetensors"))
+        .string();
+}
+
+// A file an earlier run wrote for the same model and seed: complete (it was renamed into place
+// only when whole) and valid (the reader checks every offset).
+bool isReusable(const std::string& path, const std::string& name, uint64_t seed, int64_t layers) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(path, error)) return false;
+    try {
+        const auto file = SafetensorsFile::open(path);
+        const auto& meta = file->metadata();
+        const auto field = [&](const char* key) {
+            const auto it = meta.find(key);
+            return it == meta.end() ? std::string() : it->second;
+        };
+        return field("generator") == kGenerator && field("model") == name &&
+               field("seed") == std::to_string(seed) && int64_t(file->entries().size()) == layers;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+// The safetensors header for bf16 layers stored back to back, padded with spaces so that the
+// data area starts 8-byte aligned.
+std::string bf16Header(const std::vector<LayerShape>& shapes,
+                       const std::map<std::string, std::string>& metadata) {
+    nlohmann::ordered_json header;
+    header["__metadata__"] = metadata;
+    uint64_t offset = 0;
+    for (const LayerShape& shape : shapes) {
+        const uint64_t bytes = uint64_t(shape.out * shape.in) * 2;
+        header[shape.name] = {{"dtype", "BF16"},
+                              {"shape", {shape.out, shape.in}},
+                              {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    return text;
+}
+
 }  // namespace
 
 const std::vector<std::string>& syntheticModelNames() {
-    static const std::vector<std::string> names = {"gpt-neo-33m", "mistral-7b-layer"};
+    static const std::vector<std::string> names = {"gpt-neo-33m", "mistral-7b-layer", "mistral-7b"};
     return names;
+}
+
+bool isStreamedSyntheticModel(const std::string& name) {
+    return name == "mistral-7b";
+}
+
+SyntheticFile writeSyntheticModelFile(const std::string& name, uint64_t seed,
+                                      const std::string& folder,
+                                      const std::function<void(int64_t, int64_t)>& layerDone) {
+    if (!isStreamedSyntheticModel(name))
+        throw badArgument("--synthetic", "'" + name + "' is made in memory, not as a file");
+    const std::vector<LayerShape> shapes = mistral7b();
+    SyntheticFile result;
+    result.path = syntheticFilePath(name, seed, folder);
+    if (isReusable(result.path, name, seed, int64_t(shapes.size()))) {
+        result.reused = true;
+        return result;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const std::string header = bf16Header(
+        shapes, {{"generator", kGenerator}, {"model", name}, {"seed", std::to_string(seed)}});
+    AtomicFile file(result.path);
+    const uint64_t headerBytes = header.size();
+    file.write(&headerBytes, sizeof headerBytes);  // little-endian, as on every machine we run on
+    file.write(header.data(), header.size());
+    at::Generator generator = at::detail::createCPUGenerator(seed);
+    const at::Tensor pool = studentT3(1, kPoolSize, generator).view({kPoolSize});
+    for (size_t i = 0; i < shapes.size(); ++i) {
+        const at::Tensor layer = layerFromPool(pool, shapes[i], generator);
+        file.write(layer.data_ptr(), layer.nbytes());
+        if (layerDone) layerDone(int64_t(i) + 1, int64_t(shapes.size()));
+    }
+    file.commit();
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return result;
 }
 
 std::vector<std::pair<std::string, at::Tensor>> syntheticWeights(const std::string& name,
@@ -62,9 +186,14 @@ std::vector<std::pair<std::string, at::Tensor>> syntheticWeights(const std::stri
     } else if (name == "mistral-7b-layer") {
         shapes = mistral7bLayer();
         dtype = at::kBFloat16;
+    } else if (isStreamedSyntheticModel(name)) {
+        throw badArgument("--synthetic", "'" + name +
+                                             "' is too large to hold in memory; it is streamed "
+                                             "from a file (bench select and prune do that)");
     } else {
-        throw badArgument("--synthetic", "unknown synthetic model '" + name +
-                                             "' (expected gpt-neo-33m or mistral-7b-layer)");
+        throw badArgument("--synthetic",
+                          "unknown synthetic model '" + name +
+                              "' (expected gpt-neo-33m, mistral-7b-layer or mistral-7b)");
     }
     at::Generator generator = at::detail::createCPUGenerator(seed);
     std::vector<std::pair<std::string, at::Tensor>> weights;

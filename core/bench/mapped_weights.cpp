@@ -3,13 +3,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <map>
 
-#include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/prune/selection.h"
 #include "core/runtime/error.h"
@@ -24,6 +21,8 @@ bool isFloatMatrix(const SafetensorsEntry& entry) {
 
 // MADV_DONTNEED on the whole pages inside the tensor's bytes. On a private mapping that was
 // never written this only drops the pages from the process; the page cache keeps the data.
+// (A tensor the reader had to copy, being unaligned in the file, is heap memory: its pages read
+// back as zeros afterwards, which is harmless because every caller drops it right after.)
 void releasePages(const at::Tensor& view) {
     static const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
     const auto begin = reinterpret_cast<uintptr_t>(view.data_ptr());
@@ -34,26 +33,6 @@ void releasePages(const at::Tensor& view) {
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// The output's header: the input's tensors in the same order, stored back to back (offsets of
-// our own), the data area 8-byte aligned.
-std::string headerFor(const SafetensorsFile& file, const std::string& note) {
-    nlohmann::ordered_json header;
-    nlohmann::ordered_json metadata(file.metadata());
-    metadata["pruned_by"] = note;
-    header["__metadata__"] = metadata;
-    uint64_t offset = 0;
-    for (const SafetensorsEntry& entry : file.entries()) {
-        const uint64_t bytes = entry.end - entry.begin;
-        header[entry.name] = {{"dtype", entry.dtype},
-                              {"shape", entry.shape},
-                              {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
-    }
-    std::string text = header.dump();
-    text.append((8 - text.size() % 8) % 8, ' ');
-    return text;
 }
 
 }  // namespace
@@ -121,20 +100,18 @@ StreamedPruneResult pruneMappedFile(const MappedMagnitudeSource& source,
     std::map<std::string, int64_t> layerOf;
     for (int64_t layer = 0; layer < source.layerCount(); ++layer)
         layerOf[source.layerName(layer)] = layer;
-    AtomicFile out(outPath);
-    const std::string header = headerFor(file, std::string("gradprobe magnitude, sparsity ") +
-                                                   std::to_string(selection.sparsity) + ", group " +
-                                                   selectionGroupName(selection.group));
-    const uint64_t headerBytes = header.size();
-    out.write(&headerBytes, sizeof headerBytes);
-    out.write(header.data(), header.size());
+    std::map<std::string, std::string> metadata = file.metadata();
+    metadata["pruned_by"] = std::string("gradprobe magnitude, sparsity ") +
+                            std::to_string(selection.sparsity) + ", group " +
+                            selectionGroupName(selection.group);
+    SafetensorsStreamWriter out(outPath, file.entries(), metadata);
     int64_t done = 0;
     for (const SafetensorsEntry& entry : file.entries()) {
         throwIfCancelled(cancel);
         const auto scored = layerOf.find(entry.name);
         if (scored == layerOf.end()) {
-            const at::Tensor tensor = file.tensor(entry.name).contiguous();
-            out.write(tensor.data_ptr(), tensor.nbytes());
+            const at::Tensor tensor = file.tensor(entry.name);
+            out.append(tensor);
             releasePages(tensor);
             continue;
         }
@@ -142,7 +119,7 @@ StreamedPruneResult pruneMappedFile(const MappedMagnitudeSource& source,
         const at::Tensor pruned = file.tensor(entry.name).masked_fill(mask, 0);
         source.releaseLastLayer();
         result.pruned += mask.sum().item<int64_t>();
-        out.write(pruned.data_ptr(), pruned.nbytes());
+        out.append(pruned);
         events->onProgress({Stage::Export, ++done, source.layerCount(), "layers"});
     }
     out.commit();

@@ -7,9 +7,6 @@
 #include <filesystem>
 #include <map>
 
-#include <nlohmann/json.hpp>
-
-#include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/runtime/error.h"
 
@@ -115,25 +112,6 @@ bool isReusable(const std::string& path, const std::string& name, uint64_t seed,
     }
 }
 
-// The safetensors header for bf16 layers stored back to back, padded with spaces so that the
-// data area starts 8-byte aligned.
-std::string bf16Header(const std::vector<LayerShape>& shapes,
-                       const std::map<std::string, std::string>& metadata) {
-    nlohmann::ordered_json header;
-    header["__metadata__"] = metadata;
-    uint64_t offset = 0;
-    for (const LayerShape& shape : shapes) {
-        const uint64_t bytes = uint64_t(shape.out * shape.in) * 2;
-        header[shape.name] = {{"dtype", "BF16"},
-                              {"shape", {shape.out, shape.in}},
-                              {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
-    }
-    std::string text = header.dump();
-    text.append((8 - text.size() % 8) % 8, ' ');
-    return text;
-}
-
 }  // namespace
 
 const std::vector<std::string>& syntheticModelNames() {
@@ -158,17 +136,16 @@ SyntheticFile writeSyntheticModelFile(const std::string& name, uint64_t seed,
         return result;
     }
     const auto started = std::chrono::steady_clock::now();
-    const std::string header = bf16Header(
-        shapes, {{"generator", kGenerator}, {"model", name}, {"seed", std::to_string(seed)}});
-    AtomicFile file(result.path);
-    const uint64_t headerBytes = header.size();
-    file.write(&headerBytes, sizeof headerBytes);  // little-endian, as on every machine we run on
-    file.write(header.data(), header.size());
+    std::vector<SafetensorsEntry> entries;
+    for (const LayerShape& shape : shapes)
+        entries.push_back({shape.name, "BF16", {shape.out, shape.in}});
+    SafetensorsStreamWriter file(
+        result.path, std::move(entries),
+        {{"generator", kGenerator}, {"model", name}, {"seed", std::to_string(seed)}});
     at::Generator generator = at::detail::createCPUGenerator(seed);
     const at::Tensor pool = studentT3(1, kPoolSize, generator).view({kPoolSize});
     for (size_t i = 0; i < shapes.size(); ++i) {
-        const at::Tensor layer = layerFromPool(pool, shapes[i], generator);
-        file.write(layer.data_ptr(), layer.nbytes());
+        file.append(layerFromPool(pool, shapes[i], generator));
         if (layerDone) layerDone(int64_t(i) + 1, int64_t(shapes.size()));
     }
     file.commit();

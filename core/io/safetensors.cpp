@@ -270,35 +270,32 @@ at::ScalarType safetensorsScalarType(const std::string& dtype) {
 
 namespace {
 
-// The header JSON, padded with spaces to a multiple of 8 bytes as the reference writer does, so
-// the data area (and with it every tensor of 8-byte elements or less) starts aligned.
-std::string composeHeader(const std::string& path,
-                          const std::vector<std::pair<std::string, at::Tensor>>& tensors,
-                          const std::map<std::string, std::string>& metadata) {
+// The header JSON of `entries` stored back to back in their order (begin/end set here), padded
+// with spaces to a multiple of 8 bytes as the reference writer does, so the data area (and with
+// it every tensor of 8-byte elements or less) starts aligned.
+std::string headerText(const std::string& path, std::vector<SafetensorsEntry>& entries,
+                       const std::map<std::string, std::string>& metadata) {
     Json header = Json::object();
     if (!metadata.empty()) {
-        Json& entries = header[kMetadataKey];
-        entries = Json::object();
-        for (const auto& [key, value] : metadata) entries[key] = value;
+        Json& values = header[kMetadataKey];
+        values = Json::object();
+        for (const auto& [key, value] : metadata) values[key] = value;
     }
     uint64_t offset = 0;
     std::set<std::string> names;
-    for (const auto& [name, tensor] : tensors) {
-        if (name.empty() || name == kMetadataKey)
-            throw badInput(path, name, "cannot be used as a tensor name");
-        if (!names.insert(name).second) throw badInput(path, name, "the name is given twice");
-        if (!tensor.defined()) throw badInput(path, name, "the tensor is undefined");
-        std::string dtype;
-        try {
-            dtype = safetensorsDtypeName(tensor.scalar_type());
-        } catch (const Error& error) {
-            throw badInput(path, name, error.problem());
-        }
-        const uint64_t bytes = uint64_t(tensor.numel()) * tensor.element_size();
-        header[name] = {{"dtype", dtype},
-                        {"shape", tensor.sizes().vec()},
-                        {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
+    for (SafetensorsEntry& entry : entries) {
+        if (entry.name.empty() || entry.name == kMetadataKey)
+            throw badInput(path, entry.name, "cannot be used as a tensor name");
+        if (!names.insert(entry.name).second)
+            throw badInput(path, entry.name, "the name is given twice");
+        uint64_t bytes = c10::elementSize(safetensorsScalarType(entry.dtype));
+        for (const int64_t size : entry.shape) bytes *= uint64_t(size);
+        entry.begin = offset;
+        entry.end = offset + bytes;
+        header[entry.name] = {{"dtype", entry.dtype},
+                              {"shape", entry.shape},
+                              {"data_offsets", {entry.begin, entry.end}}};
+        offset = entry.end;
     }
     std::string text;
     try {
@@ -310,22 +307,74 @@ std::string composeHeader(const std::string& path,
     return text;
 }
 
+std::vector<SafetensorsEntry> entriesOf(
+    const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+    std::vector<SafetensorsEntry> entries;
+    for (const auto& [name, tensor] : tensors) {
+        if (!tensor.defined()) throw badInput(path, name, "the tensor is undefined");
+        SafetensorsEntry entry;
+        entry.name = name;
+        try {
+            entry.dtype = safetensorsDtypeName(tensor.scalar_type());
+        } catch (const Error& error) {
+            throw badInput(path, name, error.problem());
+        }
+        entry.shape = tensor.sizes().vec();
+        entries.push_back(std::move(entry));
+    }
+    return entries;
+}
+
+void writeHeader(AtomicFile& file, const std::string& header) {
+    const uint64_t headerBytes = header.size();
+    file.write(&headerBytes, sizeof headerBytes);
+    file.write(header.data(), header.size());
+}
+
+// One tensor at a time on the host: a model on the GPU never needs a full host copy.
+void writeTensorBytes(AtomicFile& file, const at::Tensor& tensor) {
+    const at::Tensor host = tensor.detach().to(at::kCPU).contiguous();
+    file.write(host.data_ptr(), uint64_t(host.numel()) * host.element_size());
+}
+
 }  // namespace
 
 void writeSafetensors(const std::string& path,
                       const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
-    const std::string header = composeHeader(path, tensors, metadata);
+    std::vector<SafetensorsEntry> entries = entriesOf(path, tensors);
+    const std::string header = headerText(path, entries, metadata);
     AtomicFile file(path);
-    const uint64_t headerBytes = header.size();
-    file.write(&headerBytes, sizeof headerBytes);
-    file.write(header.data(), header.size());
-    for (const auto& [name, tensor] : tensors) {
-        // One tensor at a time on the host: a model on the GPU never needs a full host copy.
-        const at::Tensor host = tensor.detach().to(at::kCPU).contiguous();
-        file.write(host.data_ptr(), uint64_t(host.numel()) * host.element_size());
-    }
+    writeHeader(file, header);
+    for (const auto& [name, tensor] : tensors) writeTensorBytes(file, tensor);
     file.commit();
+}
+
+SafetensorsStreamWriter::SafetensorsStreamWriter(const std::string& path,
+                                                 std::vector<SafetensorsEntry> entries,
+                                                 const std::map<std::string, std::string>& metadata)
+    : m_entries(std::move(entries)), m_file(path) {
+    writeHeader(m_file, headerText(path, m_entries, metadata));
+}
+
+void SafetensorsStreamWriter::append(const at::Tensor& tensor) {
+    if (m_next >= m_entries.size())
+        throw badInput(m_file.path(), "", "more tensors than the header lists");
+    const SafetensorsEntry& entry = m_entries[m_next];
+    if (safetensorsDtypeName(tensor.scalar_type()) != entry.dtype ||
+        tensor.sizes().vec() != entry.shape)
+        throw badInput(m_file.path(), entry.name,
+                       "the tensor's dtype or shape differs from the header's");
+    writeTensorBytes(m_file, tensor);
+    ++m_next;
+}
+
+void SafetensorsStreamWriter::commit() {
+    if (m_next != m_entries.size())
+        throw badInput(m_file.path(), "",
+                       "only " + std::to_string(m_next) + " of " +
+                           std::to_string(m_entries.size()) + " tensors were written");
+    m_file.commit();
 }
 
 }  // namespace gp

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/io/atomic_file.h"
+
 namespace gp {
 
 class MappedFile;
@@ -68,6 +70,26 @@ std::vector<SafetensorsEntry> parseSafetensorsHeader(const uint8_t* bytes, uint6
 void writeSafetensors(const std::string& path,
                       const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
+
+// Writes a file whose tensors are made one at a time (a model that is never resident): the
+// header is fixed up front from `entries` (names, dtypes, shapes; their offsets are laid out back
+// to back in this order), then append() adds each tensor's bytes in the same order. Atomic like
+// writeSafetensors: nothing under `path` unless commit() completes.
+class SafetensorsStreamWriter {
+public:
+    SafetensorsStreamWriter(const std::string& path, std::vector<SafetensorsEntry> entries,
+                            const std::map<std::string, std::string>& metadata = {});
+
+    // The next entry's data (any device); an Error if its dtype or shape differ from the entry's.
+    void append(const at::Tensor& tensor);
+    // An Error unless every entry was appended.
+    void commit();
+
+private:
+    std::vector<SafetensorsEntry> m_entries;
+    size_t m_next = 0;
+    AtomicFile m_file;
+};
 
 std::string safetensorsDtypeName(at::ScalarType dtype);          // "F32", ...; Error if unsupported
 at::ScalarType safetensorsScalarType(const std::string& dtype);  // Error if unknown

@@ -179,6 +179,33 @@ private Q_SLOTS:
         QVERIFY(gp::selectBenchJson(report).find("\"count_verified\": true") != std::string::npos);
     }
 
+    // The writer the streamed paths share: a tensor that does not match its header entry, or a
+    // file left short, is an error naming it, and nothing is left under the final name.
+    void streamWriterRefusesWhatTheHeaderDoesNotList() {
+        const fs::path out = fs::path(m_dir.path().toStdString()) / "stream.safetensors";
+        {
+            gp::SafetensorsStreamWriter writer(out.string(), {{"a", "F32", {2, 3}},
+                                                              {"b", "BF16", {4}}});
+            writer.append(at::ones({2, 3}));
+            try {
+                writer.append(at::ones({5}, at::kBFloat16));
+                QFAIL("a [5] tensor was taken for a [4] entry");
+            } catch (const gp::Error& error) {
+                QVERIFY2(std::string(error.what()).find("b") != std::string::npos, error.what());
+            }
+            QVERIFY_THROWS_EXCEPTION(gp::Error, writer.commit());  // "b" is missing
+        }
+        QVERIFY(!fs::exists(out));
+        {
+            gp::SafetensorsStreamWriter writer(out.string(), {{"a", "F32", {2, 3}}}, {{"k", "v"}});
+            writer.append(at::arange(6, at::kFloat).view({2, 3}));
+            writer.commit();
+        }
+        const auto file = gp::SafetensorsFile::open(out.string());
+        QVERIFY(at::equal(file->tensor("a"), at::arange(6, at::kFloat).view({2, 3})));
+        QCOMPARE(file->metadata().at("k"), std::string("v"));
+    }
+
     void badSparsityAndCancelLeaveNoFile() {
         const gp::MappedMagnitudeSource source(gp::SafetensorsFile::open(m_input.string()));
         const fs::path out = fs::path(m_dir.path().toStdString()) / "never.safetensors";

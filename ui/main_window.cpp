@@ -390,14 +390,6 @@ void MainWindow::connectControls() {
 // ---- actions ----
 
 bool MainWindow::openModel(const QString& path) {
-    // One model at a time: a load while a job works on the open one is refused, and said so.
-    if (m_controller->isBusy()) {
-        statusBar()->showMessage(
-            tr("A job is running on the open model; cancel it or wait before opening %1")
-                .arg(QFileInfo(path).fileName()),
-            kStatusMs);
-        return false;
-    }
     return m_controller->openModel(path, m_session->loadOptions());
 }
 

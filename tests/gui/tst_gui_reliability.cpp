@@ -239,7 +239,7 @@ private Q_SLOTS:
         QVERIFY(m_window->startRun());
         QVERIFY(m_window->controller()->isBusy());
         QVERIFY(!m_window->openModel(QString::fromStdString(demoModelPath())));
-        QVERIFY2(m_window->statusBar()->currentMessage().contains("job is running"),
+        QVERIFY2(m_window->statusBar()->currentMessage().contains("Busy"),
                  qPrintable(m_window->statusBar()->currentMessage()));
         QVERIFY(finished.wait(kJobMs));
         QVERIFY(!finished.at(0).at(0).value<std::shared_ptr<const PruneResult>>()->cancelled);

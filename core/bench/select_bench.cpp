@@ -277,6 +277,22 @@ std::string withThousands(int64_t value) {
     return text;
 }
 
+// What both kinds of run report about their scores and the machine.
+SelectBenchReport describeRun(const ScoreSource& source, const SelectBenchOptions& options) {
+    SelectBenchReport report;
+    report.scoreDtype = dtypeSummary(source);
+    report.device = options.device;
+    report.group = options.group;
+    report.layers = source.layerCount();
+    report.weights = source.totalNumel();
+    for (int64_t layer = 0; layer < source.layerCount(); ++layer)
+        report.scoreBytes += source.numel(layer) * int64_t(at::elementSize(source.dtype(layer)));
+    report.threads = at::get_num_threads();
+    report.repeat = options.repeat;
+    report.machine = machineName();
+    return report;
+}
+
 // A model that stays in its file: every pass maps one layer at a time.
 SelectBenchReport runStreamedSelectBench(const SelectBenchOptions& options, RunObserver* observer,
                                          const CancelToken* cancel) {
@@ -306,22 +322,12 @@ SelectBenchReport runStreamedSelectBench(const SelectBenchOptions& options, RunO
     }
     const MappedMagnitudeSource source(SafetensorsFile::open(synthetic.path));
 
-    SelectBenchReport report;
+    SelectBenchReport report = describeRun(source, options);
     report.streamed = true;
     report.source = options.synthetic.empty() ? options.weights : "synthetic " + options.synthetic;
     report.file = synthetic.path;
     report.fileReused = synthetic.reused;
     report.generateSeconds = synthetic.seconds;
-    report.scoreDtype = dtypeSummary(source);
-    report.device = options.device;
-    report.group = options.group;
-    report.layers = source.layerCount();
-    report.weights = source.totalNumel();
-    for (int64_t layer = 0; layer < source.layerCount(); ++layer)
-        report.scoreBytes += source.numel(layer) * int64_t(at::elementSize(source.dtype(layer)));
-    report.threads = at::get_num_threads();
-    report.repeat = options.repeat;
-    report.machine = machineName();
     report.referenceBlocks = sampleBlocks(source, options.referenceBlocks, options.seed);
 
     std::vector<SelectionMethod> methods;
@@ -372,19 +378,9 @@ SelectBenchReport runSelectBench(const SelectBenchOptions& givenOptions, RunObse
     LoadedWeights loaded = loadWeights(options);
     const TensorScoreSource source(magnitudeScores(std::move(loaded.weights), device));
 
-    SelectBenchReport report;
+    SelectBenchReport report = describeRun(source, options);
     report.source = loaded.source;
     report.skippedTensors = loaded.skipped;
-    report.scoreDtype = dtypeSummary(source);
-    report.device = options.device;
-    report.group = options.group;
-    report.layers = source.layerCount();
-    report.weights = source.totalNumel();
-    for (int64_t layer = 0; layer < source.layerCount(); ++layer)
-        report.scoreBytes += int64_t(source.scores(layer).nbytes());
-    report.threads = at::get_num_threads();
-    report.repeat = options.repeat;
-    report.machine = machineName();
 
     SelectionOptions base;
     base.group = parseSelectionGroup(options.group, "--group");

@@ -22,6 +22,18 @@ void addExportCommand(CLI::App& root, Action& action);
 void addGenerateCommand(CLI::App& root, Action& action);
 void addReportCommand(CLI::App& root, Action& action);
 
+// What every command that opens a model and computes with it is given: --model, --tokenizer,
+// --device, --dtype and --blockwise (model_options.cpp). The engine's defaults otherwise.
+struct ModelOptions {
+    std::string model;
+    LoadOptions load;  // device "cpu", dtype "" (fp32 for floating checkpoints)
+};
+// Adds the options to `command`; --model is required unless `modelRequired` is false (the
+// command then checks it itself, e.g. against an alternative such as --synthetic); --blockwise
+// only where the command runs block by block (`blockwise`).
+void addModelOptions(CLI::App* command, ModelOptions& options, bool modelRequired = true,
+                     bool blockwise = true);
+
 // One line (or two) on stdout saying what an export wrote and how large (export_command.cpp).
 void printExportSummary(const ExportResult& result);
 

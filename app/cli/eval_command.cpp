@@ -15,10 +15,7 @@ namespace gp::cli {
 namespace {
 
 struct EvalCommandOptions {
-    std::string model;
-    std::string tokenizer;
-    std::string device = "cpu";
-    std::string dtype = "fp32";
+    ModelOptions model;
     EvalOptions eval;
     bool json = false;
 };
@@ -28,8 +25,7 @@ struct EvalCommandOptions {
 void addEvalCommand(CLI::App& root, Action& action) {
     auto options = std::make_shared<EvalCommandOptions>();
     CLI::App* command = root.add_subcommand("eval", "Perplexity of a model on a text file");
-    command->add_option("--model", options->model, "Hugging Face folder, .safetensors file or llama2.c .bin")
-        ->required();
+    addModelOptions(command, options->model);
     command->add_option("--text", options->eval.textPath,
                         "evaluation text (default: the text the model ships, if any)");
     command->add_option("--seqlen", options->eval.seqlen,
@@ -38,18 +34,12 @@ void addEvalCommand(CLI::App& root, Action& action) {
     command->add_option("--batch-size", options->eval.batchSize, "windows per forward pass");
     command->add_option("--doc-separator", options->eval.docSeparator,
                         "split the text here and start each document with BOS (e.g. '<|endoftext|>')");
-    command->add_option("--tokenizer", options->tokenizer, "tokenizer.json or llama2.c tokenizer.bin");
-    command->add_option("--device", options->device, "cpu | cuda | cuda:N");
-    command->add_option("--dtype", options->dtype, "fp32 | bf16 | fp16");
     command->add_flag("--json", options->json, "print {tokens, nll, ppl, seconds} as JSON on stdout");
     command->callback([options, &action] {
         action = [options] {
             ProgressPrinter progress;
-            LoadOptions load;
-            load.device = options->device;
-            load.dtype = options->dtype;
-            load.tokenizerPath = options->tokenizer;
-            const auto session = ModelSession::open(options->model, load, &progress);
+            const auto session =
+                ModelSession::open(options->model.model, options->model.load, &progress);
             const EvalResult result = session->evaluate(options->eval, &progress, &interruptToken());
             if (options->json) {
                 const nlohmann::json out = {{"tokens", result.tokens}, {"windows", result.windows},

@@ -16,10 +16,7 @@ namespace gp::cli {
 namespace {
 
 struct GenerateCommandOptions {
-    std::string model;
-    std::string tokenizer;
-    std::string device = "cpu";
-    std::string dtype = "fp32";
+    ModelOptions model;
     GenerateOptions generate;
     bool json = false;
 };
@@ -30,10 +27,7 @@ void addGenerateCommand(CLI::App& root, Action& action) {
     auto options = std::make_shared<GenerateCommandOptions>();
     CLI::App* command = root.add_subcommand(
         "generate", "Generate text from BOS and an optional prompt (greedy at temperature 0)");
-    command->add_option("--model", options->model,
-                        "Hugging Face folder, .safetensors file or llama2.c .bin")
-        ->required();
-    command->add_option("--tokenizer", options->tokenizer, "tokenizer.json or llama2.c tokenizer.bin");
+    addModelOptions(command, options->model, /*modelRequired=*/true, /*blockwise=*/false);
     command->add_option("--prompt", options->generate.prompt, "text to continue (default: none)");
     command->add_option("--steps", options->generate.steps, "new tokens at most (default 256)")
         ->check(CLI::NonNegativeNumber);
@@ -41,18 +35,13 @@ void addGenerateCommand(CLI::App& root, Action& action) {
                         "0 = greedy; > 0 samples from softmax(logits / T)")
         ->check(CLI::NonNegativeNumber);
     command->add_option("--seed", options->generate.seed, "sampling seed (temperature > 0)");
-    command->add_option("--device", options->device, "cpu | cuda | cuda:N");
-    command->add_option("--dtype", options->dtype, "fp32 | bf16 | fp16");
     command->add_flag("--json", options->json,
                       "print {text, continuation, ids, stopped, seconds} as JSON on stdout");
     command->callback([options, &action] {
         action = [options] {
             ProgressPrinter progress;
-            LoadOptions load;
-            load.device = options->device;
-            load.dtype = options->dtype;
-            load.tokenizerPath = options->tokenizer;
-            const auto session = ModelSession::open(options->model, load, &progress);
+            const auto session =
+                ModelSession::open(options->model.model, options->model.load, &progress);
             const GenerateResult result = session->generate(options->generate, &interruptToken());
             if (options->json) {
                 const nlohmann::json out = {{"text", result.text},

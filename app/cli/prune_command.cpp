@@ -20,11 +20,7 @@ namespace gp::cli {
 namespace {
 
 struct PruneCommandOptions {
-    std::string model;
-    std::string tokenizer;
-    std::string device = "cpu";
-    std::string dtype = "fp32";
-    bool includeHead = false;
+    ModelOptions model;
     std::string nm = "2:4";
     std::string group;           // "" = the method's usual group
     std::string probeThreshold;  // "X" | "x1,x2,..." | "name=x,..." | "adaptive:X"
@@ -117,6 +113,7 @@ nlohmann::json resultJson(const PruneResult& result) {
     nlohmann::json out = {{"method", o.method},
                           {"probe", o.probe.enabled},
                           {"schedule", o.schedule},
+                          {"blockwise", o.blockwise},
                           {"group", o.group},
                           {"select", o.select},
                           {"target", o.sparsity},
@@ -129,6 +126,7 @@ nlohmann::json resultJson(const PruneResult& result) {
                           {"layers", layers},
                           {"seconds", result.seconds},
                           {"peak_rss_mb", double(result.peakRssBytes) / (1 << 20)}};
+    if (o.blockwise) out["block_inputs"] = o.blockInputs;
     if (result.peakVramBytes >= 0) out["peak_vram_mb"] = double(result.peakVramBytes) / (1 << 20);
     if (!rounds.empty()) out["rounds"] = rounds;
     if (!sweep.empty()) out["sweep"] = sweep;
@@ -164,8 +162,11 @@ void printResult(const PruneResult& result) {
 
 void addOptions(CLI::App* command, PruneCommandOptions& o) {
     PruneOptions& p = o.prune;
-    command->add_option("--model", o.model,
-                        "Hugging Face folder, .safetensors file or llama2.c .bin");
+    addModelOptions(command, o.model, /*modelRequired=*/false);
+    command->add_option("--block-inputs", p.blockInputs,
+                        "--blockwise: original (each block reads the outputs of the blocks "
+                        "before it as loaded: the whole-model result) | pruned (as pruned: "
+                        "Wanda's sequential scheme; needs --group layer, row or nm)");
     command->add_option(
         "--synthetic", o.synthetic,
         "instead of --model: mistral-7b (32 bf16 blocks, streamed from a 14 GB file "
@@ -214,10 +215,7 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
                         "evaluate at most N windows (0 = all)");
     command->add_flag("--no-eval", o.noEval, "skip the perplexity before and after");
     command->add_option("--seed", p.seed, "calibration sampling seed");
-    command->add_option("--tokenizer", o.tokenizer, "tokenizer.json or llama2.c tokenizer.bin");
-    command->add_option("--device", o.device, "cpu | cuda | cuda:N");
-    command->add_option("--dtype", o.dtype, "fp32 | bf16 | fp16");
-    command->add_flag("--include-head", o.includeHead, "also prune the output head");
+    command->add_flag("--include-head", o.model.load.includeHead, "also prune the output head");
     command->add_flag("--json", o.json, "print the result as JSON on stdout");
     command->add_option("--out", o.out.outDir,
                         "write the pruned model, report.json and report.html here");
@@ -257,10 +255,10 @@ int runStreamedPrune(const PruneCommandOptions& o) {
 }
 
 int runPrune(PruneCommandOptions& o) {
-    if (!o.synthetic.empty() && !o.model.empty())
+    if (!o.synthetic.empty() && !o.model.model.empty())
         throw badArgument("--synthetic", "give --model or --synthetic, not both");
     if (!o.synthetic.empty()) return runStreamedPrune(o);
-    if (o.model.empty()) throw badArgument("--model", "is required (or --synthetic)");
+    if (o.model.model.empty()) throw badArgument("--model", "is required (or --synthetic)");
     parseNm(o.nm, o.prune);
     // WANDA's scores are comparable within a layer's rows, not across layers (the Wanda paper
     // compares per output row); magnitude uses GradProbe's one global threshold.
@@ -276,12 +274,7 @@ int runPrune(PruneCommandOptions& o) {
         throw badArgument("--out", "'" + o.out.outDir +
                                        "' already holds a model; choose another folder or --force");
     ProgressPrinter progress;
-    LoadOptions load;
-    load.device = o.device;
-    load.dtype = o.dtype;
-    load.includeHead = o.includeHead;
-    load.tokenizerPath = o.tokenizer;
-    const auto session = ModelSession::open(o.model, load, &progress);
+    const auto session = ModelSession::open(o.model.model, o.model.load, &progress);
     const PruneResult result = session->prune(o.prune, &progress, &interruptToken());
     if (result.cancelled) throw Cancelled();
     nlohmann::json json = resultJson(result);

@@ -11,6 +11,7 @@
 #include "core/api/session_impl.h"
 #include "core/eval/perplexity.h"
 #include "core/eval/token_stream.h"
+#include "core/prune/blockwise.h"
 #include "core/io/text_file.h"
 #include "core/runtime/error.h"
 
@@ -133,10 +134,13 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
                                            ? session->checkpoint.path
                                            : session->checkpoint.configPath);
     WeightMap weights = std::move(session->checkpoint.weights);
-    requireMemory(estimateLoadMemory(weights, session->compute),
-                  availableBytesFor(session->compute),
-                  session->compute.device.is_cuda() ? "GPU memory" : "RAM", "load");
-    moveWeights(weights, session->compute);
+    // Block-wise: the weights stay mapped as stored; each block moves when it is used.
+    if (!options.blockwise) {
+        requireMemory(estimateLoadMemory(weights, session->compute),
+                      availableBytesFor(session->compute),
+                      session->compute.device.is_cuda() ? "GPU memory" : "RAM", "load");
+        moveWeights(weights, session->compute);
+    }
     session->model = createCausalLM(session->config, std::move(weights), path);
     const std::string tokenizerPath =
         options.tokenizerPath.empty() ? session->checkpoint.tokenizerPath : options.tokenizerPath;
@@ -154,7 +158,7 @@ const ModelInfo& ModelSession::info() const { return m_impl->info; }
 
 EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* observer,
                                   const CancelToken* cancel) {
-    const Impl& session = *m_impl;
+    Impl& session = *m_impl;
     const std::string textPath =
         options.textPath.empty() ? session.checkpoint.evaluationTextPath : options.textPath;
     if (textPath.empty())
@@ -175,7 +179,10 @@ EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* obser
     const at::Tensor windows =
         cutWindows(ids, perplexity.seqlen, perplexity.maxWindows, textPath).to(session.compute.device);
     const PerplexityResult measured =
-        evaluatePerplexity(*session.model, windows, perplexity, ObserverRef(observer), cancel);
+        session.options.blockwise
+            ? evaluatePerplexityBlockwise(*session.model, session.compute, windows, perplexity,
+                                          ObserverRef(observer), cancel)
+            : evaluatePerplexity(*session.model, windows, perplexity, ObserverRef(observer), cancel);
     EvalResult result;
     result.tokens = measured.tokens;
     result.windows = measured.windows;

@@ -58,6 +58,14 @@ struct LoadOptions {
     std::string dtype;           // "fp32" | "bf16" | "fp16"; "" = fp32 for float checkpoints
     bool includeHead = false;    // also prune the output projection (lm_head)
     std::string tokenizerPath;   // overrides the tokenizer found beside the model
+    // Models larger than memory: the weights stay memory-mapped on the host in their stored
+    // dtype and every evaluation and prune run goes block by block (one transformer block on
+    // `device` in `dtype` at a time; PruneOptions::blockwise is implied). Pruned weights are
+    // written back into the mapping (private copies of the pages a run changes), so such a
+    // session keeps no copy of the weights as loaded: it prunes once (another run, a revert or
+    // a preview afterwards is refused: open the model again), and a run that is cancelled or
+    // fails leaves it unusable. Text generation runs on the host tensors as stored.
+    bool blockwise = false;
 };
 
 struct EvalOptions {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "core/runtime/compute.h"
 #include "core/runtime/error.h"
@@ -37,8 +38,58 @@ int64_t MemoryEstimate::totalBytes() const {
     return total;
 }
 
+namespace {
+
+// Block-wise (the weights mapped, one block on the device): the block, the hidden states of every
+// calibration window, one batch's activations, one layer's scores; with the probe the state it
+// keeps for every prunable weight (G0, G1, the weights before scaling, the candidates) and, per
+// batch, the states at the block boundaries plus one block's backward.
+MemoryEstimate estimateBlockwisePruneMemory(const ModelSession::Impl& session,
+                                            const PruneOptions& options, int64_t seqlen) {
+    const ModelConfig& c = session.config;
+    const int64_t element = int64_t(c10::elementSize(session.compute.dtype));
+    int64_t prunable = 0, largestLayer = 0, largestBlock = 0;
+    std::map<int64_t, int64_t> blockNumel;
+    for (const PrunableWeight& weight : session.prunable) {
+        prunable += weight.matrix.numel();
+        largestLayer = std::max(largestLayer, weight.matrix.numel());
+        largestBlock = std::max(largestBlock, blockNumel[weight.block] += weight.matrix.numel());
+    }
+    MemoryEstimate estimate;
+    estimate.parts.push_back({"one block on the device", times(largestBlock, element), ""});
+    estimate.parts.push_back({"one layer's scores and mask", times(largestLayer, 4 + 1), ""});
+    const int64_t batch = std::max<int64_t>(1, std::min(options.nsamples, options.batchSize));
+    const int64_t batchTokens = times(batch, seqlen);
+    if (options.method == "wanda" || options.probe.enabled)
+        estimate.parts.push_back({"hidden states of the calibration windows",
+                                  times({std::max<int64_t>(options.nsamples, 1), seqlen,
+                                         c.hiddenSize, element}),
+                                  "a smaller --nsamples or --seqlen"});
+    const int64_t perToken =
+        plus(times(8, c.hiddenSize), plus(times(3, c.intermediateSize), times(3, c.vocabSize)));
+    estimate.parts.push_back({"activations of one batch",
+                              times(plus(times(batchTokens, perToken),
+                                         times({batch, c.numHeads, seqlen, seqlen, 2})),
+                                    4),
+                              "a smaller --batch-size or --seqlen"});
+    if (options.probe.enabled) {
+        const int64_t gradientElement = options.probe.fp16Gradients ? 2 : 4;
+        estimate.parts.push_back({"probe state per prunable weight (G0, G1, saved weight, "
+                                  "candidate)",
+                                  times(prunable, plus(times(2, gradientElement), element + 1)),
+                                  "--fp16-gradients"});
+        estimate.parts.push_back({"block-boundary states of one batch",
+                                  times({c.numLayers + 1, batchTokens, c.hiddenSize, element}),
+                                  "a smaller --batch-size or --seqlen"});
+    }
+    return estimate;
+}
+
+}  // namespace
+
 MemoryEstimate estimatePruneMemory(const ModelSession::Impl& session, const PruneOptions& options,
                                    int64_t seqlen) {
+    if (options.blockwise) return estimateBlockwisePruneMemory(session, options, seqlen);
     const ModelConfig& c = session.config;
     const int64_t element = int64_t(c10::elementSize(session.compute.dtype));
     int64_t prunable = 0;

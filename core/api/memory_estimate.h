@@ -27,6 +27,8 @@ struct MemoryEstimate {
 // only), per-run masks, scores, one batch of forward activations (calibration, evaluation) and,
 // with the probe, gradients and the activations saved for the backward pass. Rough (within a
 // small factor): it errs high on activations, which dominate large jobs.
+// Block-wise runs (options.blockwise) count one block, the calibration hidden states and one
+// layer's scores instead of anything the size of the model (except the probe's state).
 MemoryEstimate estimatePruneMemory(const ModelSession::Impl& session, const PruneOptions& options,
                                    int64_t seqlen);
 

@@ -8,6 +8,7 @@
 #include "core/api/session_impl.h"
 #include "core/eval/calibration.h"
 #include "core/eval/perplexity.h"
+#include "core/prune/blockwise.h"
 #include "core/prune/pruner.h"
 #include "core/prune/score_source.h"
 #include "core/prune/selection.h"
@@ -23,7 +24,17 @@ struct HistogramCollector final : RunObserver {
     void onHistogram(const HistogramEvent& event) override { histograms.push_back(event); }
 };
 
+// A block-wise session keeps no copy of the weights as loaded (they would not fit): it prunes
+// once, and what needs the originals afterwards is refused.
+void refuseAfterBlockwiseRun(const ModelSession::Impl& session, const std::string& what) {
+    if (session.options.blockwise && session.blockwiseRunStarted)
+        throw badArgument("--blockwise",
+                          "a block-wise session prunes once and keeps no copy of the weights as "
+                          "loaded; open the model again to " + what);
+}
+
 void takeOriginals(ModelSession::Impl& session) {
+    if (session.options.blockwise) return;
     if (!session.originals.empty()) return;
     for (const PrunableWeight& weight : session.prunable)
         session.originals.push_back(weight.matrix.clone());
@@ -79,10 +90,13 @@ std::string normsKeyOf(const PruneOptions& options, const std::string& calibPath
 
 }  // namespace
 
-PruneResult ModelSession::prune(const PruneOptions& options, RunObserver* observer,
+PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* observer,
                                 const CancelToken* cancel) {
     Impl& session = *m_impl;
+    PruneOptions options = requested;
+    if (session.options.blockwise) options.blockwise = true;
     checkPruneOptions(options);
+    refuseAfterBlockwiseRun(session, "prune again");
     // Refuse a job that cannot fit before loading text or touching a weight.
     requireMemory(estimatePruneMemory(session, options, defaultSeqlen(session, options.seqlen)),
                   availableBytesFor(session.compute),
@@ -91,6 +105,7 @@ PruneResult ModelSession::prune(const PruneOptions& options, RunObserver* observ
     PruneInputs inputs;
     inputs.model = session.model.get();
     inputs.layers = session.prunable;
+    inputs.compute = session.compute;
 
     std::string calibPath;
     if (needsCalibration) {
@@ -109,7 +124,12 @@ PruneResult ModelSession::prune(const PruneOptions& options, RunObserver* observ
         PerplexityOptions perplexity;
         perplexity.seqlen = evalWindows.size(1);
         perplexity.batchSize = options.batchSize;
-        inputs.perplexity = [&session, evalWindows, perplexity, observer, cancel] {
+        const bool blockwise = options.blockwise;
+        inputs.perplexity = [&session, evalWindows, perplexity, blockwise, observer, cancel] {
+            if (blockwise)
+                return evaluatePerplexityBlockwise(*session.model, session.compute, evalWindows,
+                                                   perplexity, ObserverRef(observer), cancel)
+                    .ppl;
             return evaluatePerplexity(*session.model, evalWindows, perplexity,
                                       ObserverRef(observer), cancel)
                 .ppl;
@@ -127,6 +147,7 @@ PruneResult ModelSession::prune(const PruneOptions& options, RunObserver* observ
     takeOriginals(session);
     const int before = session.appliedRunId;
     restoreOriginals(session);
+    if (session.options.blockwise) session.blockwiseRunStarted = true;
     PruneResult result;
     try {
         result = runPrune(inputs, options, observer, cancel);
@@ -155,19 +176,22 @@ PruneResult ModelSession::prune(const PruneOptions& options, RunObserver* observ
         throw;
     }
     result.runId = session.nextRunId++;
+    session.appliedRunId = result.runId;
+    if (session.options.blockwise) return result;  // no revert: no masks kept (a byte per weight)
     std::vector<at::Tensor> masks;
     for (const PrunableWeight& weight : session.prunable) masks.push_back(weight.matrix == 0);
     session.runMasks[result.runId] = std::move(masks);
-    session.appliedRunId = result.runId;
     return result;
 }
 
 void ModelSession::restoreOriginal() {
+    refuseAfterBlockwiseRun(*m_impl, "go back to the weights as loaded");
     takeOriginals(*m_impl);
     applyMasksOf(*m_impl, 0);
 }
 
 void ModelSession::applyRun(int runId) {
+    refuseAfterBlockwiseRun(*m_impl, "revert to another run");
     takeOriginals(*m_impl);
     applyMasksOf(*m_impl, runId);
 }
@@ -186,10 +210,12 @@ std::string ModelSession::weightFingerprint() const {
 
 Preview ModelSession::preview(const PreviewOptions& options) {
     Impl& session = *m_impl;
+    refuseAfterBlockwiseRun(session, "preview the weights as loaded");
     takeOriginals(session);
-    // Scores of the weights as loaded, whatever run is applied now.
+    // Scores of the weights as loaded, whatever run is applied now (a block-wise session before
+    // its run: the mapped weights themselves).
     std::vector<PrunableWeight> originals = session.prunable;
-    for (size_t i = 0; i < originals.size(); ++i) originals[i].matrix = session.originals[i];
+    for (size_t i = 0; i < session.originals.size(); ++i) originals[i].matrix = session.originals[i];
     std::unique_ptr<ScoreSource> scores;
     if (options.method == "wanda") {
         if (session.activationNorms.empty())

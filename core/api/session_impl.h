@@ -29,6 +29,7 @@ struct ModelSession::Impl {
     std::map<int, std::vector<at::Tensor>> runMasks;  // run id -> bool "is zero" per layer
     int nextRunId = 1;
     int appliedRunId = 0;                      // the run whose masks the weights carry (0: none)
+    bool blockwiseRunStarted = false;          // a block-wise session's one run has begun
     std::string normsKey;                      // calibration settings the cached norms belong to
     std::map<std::string, at::Tensor> activationNorms;
 

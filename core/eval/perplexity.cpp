@@ -8,9 +8,8 @@
 #include "core/runtime/error.h"
 
 namespace gp {
-namespace {
 
-void checkWindows(const CausalLM& model, const at::Tensor& windows) {
+void checkTokenWindows(const CausalLM& model, const at::Tensor& windows) {
     if (windows.dim() != 2 || windows.size(1) < 2 || windows.size(0) < 1)
         throw badArgument("windows", "expected [windows >= 1, seqlen >= 2] token ids, got " +
                                          std::to_string(windows.dim()) + "-D");
@@ -26,15 +25,18 @@ void checkWindows(const CausalLM& model, const at::Tensor& windows) {
                            " (does the tokenizer belong to this model?)");
 }
 
-// Sum over the batch of -log p(next token), in double. windows: [b, L] on the model's device.
-double summedNll(const CausalLM& model, const at::Tensor& windows) {
-    const int64_t length = windows.size(1);
-    const at::Tensor inputs = windows.slice(1, 0, length - 1);  // [b, L-1]
-    const at::Tensor targets = windows.slice(1, 1, length);     // [b, L-1]
-    const at::Tensor logits = model.forward(inputs);            // [b, L-1, V]
+double summedNll(const at::Tensor& logits, const at::Tensor& windows) {
+    const at::Tensor targets = windows.slice(1, 1, windows.size(1));  // [b, L-1]
     const at::Tensor logProbabilities = at::log_softmax(logits.to(at::kFloat), -1);
     const at::Tensor picked = logProbabilities.gather(-1, targets.unsqueeze(-1));  // [b, L-1, 1]
     return -picked.to(at::kDouble).sum().item<double>();
+}
+
+namespace {
+
+// The forward pass of one batch of windows [b, L]: its first L-1 ids in, logits out.
+at::Tensor windowLogits(const CausalLM& model, const at::Tensor& windows) {
+    return model.forward(windows.slice(1, 0, windows.size(1) - 1));
 }
 
 }  // namespace
@@ -64,7 +66,7 @@ PerplexityResult evaluatePerplexity(const CausalLM& model, const at::Tensor& win
     if (options.batchSize < 1)
         throw badArgument("batch-size",
                           "must be at least 1, got " + std::to_string(options.batchSize));
-    checkWindows(model, windows);
+    checkTokenWindows(model, windows);
     c10::InferenceMode inference;
 
     int64_t count = windows.size(0);
@@ -75,14 +77,20 @@ PerplexityResult evaluatePerplexity(const CausalLM& model, const at::Tensor& win
     for (int64_t start = 0; start < count; start += options.batchSize) {
         throwIfCancelled(cancel);
         const int64_t end = std::min(count, start + options.batchSize);
-        total += summedNll(model, all.slice(0, start, end));
+        const at::Tensor batch = all.slice(0, start, end);
+        total += summedNll(windowLogits(model, batch), batch);
         observer->onProgress({Stage::Evaluate, end, count, "windows"});
     }
 
+    return perplexityOf(total, count, windows.size(1), started);
+}
+
+PerplexityResult perplexityOf(double summedNll, int64_t windows, int64_t seqlen,
+                              std::chrono::steady_clock::time_point started) {
     PerplexityResult result;
-    result.windows = count;
-    result.tokens = count * (windows.size(1) - 1);
-    result.nll = total / double(result.tokens);
+    result.windows = windows;
+    result.tokens = windows * (seqlen - 1);
+    result.nll = summedNll / double(result.tokens);
     result.ppl = std::exp(result.nll);
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

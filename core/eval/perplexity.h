@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -44,5 +45,14 @@ PerplexityResult evaluatePerplexity(const CausalLM& model, const at::Tensor& win
                                     const PerplexityOptions& options,
                                     ObserverRef observer = ObserverRef(),
                                     const CancelToken* cancel = nullptr);
+
+// The pieces, for the block-wise evaluation (core/prune/blockwise.h), which must agree exactly:
+// windows are [N, L >= 2] integer ids inside the vocabulary (an Error otherwise); the sum over
+// a batch of -log p(next token) in double from its logits [b, L-1, V] (log-softmax in fp32);
+// the result from the sum over `windows` windows of `seqlen` ids.
+void checkTokenWindows(const CausalLM& model, const at::Tensor& windows);
+double summedNll(const at::Tensor& logits, const at::Tensor& windows);
+PerplexityResult perplexityOf(double summedNll, int64_t windows, int64_t seqlen,
+                              std::chrono::steady_clock::time_point started);
 
 }  // namespace gp

@@ -23,6 +23,39 @@ enum class NormStatistic {
 };
 NormStatistic parseNormStatistic(const std::string& text);
 
+// The running statistic of a set of layers: the model's tap adds every linear input of theirs to
+// this batch's fp64 sums of squares; endBatch() folds them into the statistic, in batch order
+// (so a block-wise pass that feeds the same batches in the same order gets the same bits).
+class NormAccumulator {
+public:
+    NormAccumulator(const std::vector<PrunableWeight>& layers, at::Device device,
+                    NormStatistic statistic);
+    // A tap for CausalLM::setLinearInputTap; ignores layers it was not given. Keeps a reference.
+    LinearInputTap tap();
+    void endBatch();
+    // fp32 [in] norms by layer name, on `device`.
+    std::map<std::string, at::Tensor> finish();
+
+private:
+    NormStatistic m_statistic;
+    std::map<std::string, at::Tensor> m_batchSums;  // this batch's sum of squares, fp64 [in]
+    std::map<std::string, at::Tensor> m_result;     // paper: running sum; library: running max
+};
+
+// Sets the model's linear-input tap for a scope and clears it when the scope ends, however.
+class TapScope {
+public:
+    TapScope(CausalLM& model, LinearInputTap tap) : m_model(model) {
+        m_model.setLinearInputTap(std::move(tap));
+    }
+    ~TapScope() { m_model.setLinearInputTap({}); }
+    TapScope(const TapScope&) = delete;
+    TapScope& operator=(const TapScope&) = delete;
+
+private:
+    CausalLM& m_model;
+};
+
 // Windows [N, L]; the model reads [:, :-1] of each batch (the same tokens the probe's loss sees).
 // Sums are accumulated in fp64 whatever the model's dtype (fp16 sums overflow on large inputs).
 // Returns layer name -> fp32 [in] norms on the model's device.

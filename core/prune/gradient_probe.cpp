@@ -7,15 +7,6 @@
 #include "core/runtime/error.h"
 
 namespace gp {
-namespace {
-
-// The stored tensor behind a prunable weight (the view may be transposed, as for GPT-2), and
-// whether the [out, in] view is its transpose: gradients live on the stored tensor.
-struct StoredWeight {
-    at::Tensor tensor;
-    bool transposed = false;
-};
-
 StoredWeight storedWeightOf(CausalLM& model, const PrunableWeight& layer) {
     auto found = model.weights().find(layer.name);
     if (found == model.weights().end())
@@ -26,24 +17,32 @@ StoredWeight storedWeightOf(CausalLM& model, const PrunableWeight& layer) {
     return stored;
 }
 
-// Sets requires_grad on the listed tensors for the scope of one recording.
-class GradientScope {
-public:
-    explicit GradientScope(std::vector<StoredWeight>& weights) : m_weights(weights) {
-        for (StoredWeight& weight : m_weights) weight.tensor.requires_grad_(true);
-    }
-    ~GradientScope() {
-        for (StoredWeight& weight : m_weights) {
-            weight.tensor.mutable_grad() = at::Tensor();
-            weight.tensor.requires_grad_(false);
-        }
-    }
+GradientScope::GradientScope(std::vector<StoredWeight>& weights) : m_weights(weights) {
+    for (StoredWeight& weight : m_weights) weight.tensor.requires_grad_(true);
+}
 
-private:
-    std::vector<StoredWeight>& m_weights;
-};
+GradientScope::~GradientScope() {
+    for (StoredWeight& weight : m_weights) {
+        weight.tensor.mutable_grad() = at::Tensor();
+        weight.tensor.requires_grad_(false);
+    }
+}
 
-}  // namespace
+void foldGradientMaximum(at::Tensor& maximum, StoredWeight& stored) {
+    at::NoGradGuard noGrad;
+    at::Tensor grad = stored.tensor.grad();
+    if (stored.transposed) grad = grad.t();
+    maximum = at::maximum(maximum, grad.abs().to(maximum.device(), maximum.scalar_type()));
+    stored.tensor.mutable_grad() = at::Tensor();
+}
+
+at::Tensor recordingBatch(const at::Tensor& windows, int64_t batch, int64_t batchSize,
+                          at::Device device) {
+    std::vector<at::Tensor> rows;
+    for (int64_t i = 0; i < batchSize; ++i)
+        rows.push_back(windows[(batch * batchSize + i) % windows.size(0)]);
+    return at::stack(rows).to(device);
+}
 
 std::vector<at::Tensor> recordGradientMaxima(CausalLM& model,
                                              const std::vector<PrunableWeight>& layers,
@@ -61,23 +60,12 @@ std::vector<at::Tensor> recordGradientMaxima(CausalLM& model,
     }
     GradientScope scope(stored);
     at::AutoGradMode gradients(true);
-    const int64_t count = windows.size(0);
     for (int64_t b = 0; b < recording.batches; ++b) {
         throwIfCancelled(cancel);
-        at::Tensor batch = at::empty({0}, at::kLong);
-        std::vector<at::Tensor> rows;
-        for (int64_t i = 0; i < recording.batchSize; ++i)
-            rows.push_back(windows[(b * recording.batchSize + i) % count]);
-        batch = at::stack(rows).to(model.device());
+        const at::Tensor batch = recordingBatch(windows, b, recording.batchSize, model.device());
         const at::Tensor logits = model.forward(batch.narrow(1, 0, batch.size(1) - 1));
         windowLoss(logits, batch).backward();
-        at::NoGradGuard noGrad;
-        for (size_t i = 0; i < stored.size(); ++i) {
-            at::Tensor grad = stored[i].tensor.grad();
-            if (stored[i].transposed) grad = grad.t();
-            maxima[i] = at::maximum(maxima[i], grad.abs().to(maxima[i].scalar_type()));
-            stored[i].tensor.mutable_grad() = at::Tensor();
-        }
+        for (size_t i = 0; i < stored.size(); ++i) foldGradientMaximum(maxima[i], stored[i]);
         observer->onProgress({Stage::Probe, b + 1, recording.batches, "batches"});
     }
     return maxima;

@@ -24,6 +24,35 @@ struct GradientRecording {
     bool fp16 = false;       // keep the maxima in fp16 (memory); compared in fp32
 };
 
+// The stored tensor behind a prunable weight (the [out, in] view may be its transpose, as for
+// GPT-2's Conv1D): gradients live on the stored tensor. An Internal error if the model lacks it.
+struct StoredWeight {
+    at::Tensor tensor;
+    bool transposed = false;
+};
+StoredWeight storedWeightOf(CausalLM& model, const PrunableWeight& layer);
+
+// Sets requires_grad on the listed tensors for the scope of one recording; clears it and their
+// gradients at the end.
+class GradientScope {
+public:
+    explicit GradientScope(std::vector<StoredWeight>& weights);
+    ~GradientScope();
+    GradientScope(const GradientScope&) = delete;
+    GradientScope& operator=(const GradientScope&) = delete;
+
+private:
+    std::vector<StoredWeight>& m_weights;
+};
+
+// maximum = max(maximum, |grad|) with the stored tensor's gradient seen as [out, in], converted
+// to the maximum's device and dtype; then clears the gradient.
+void foldGradientMaximum(at::Tensor& maximum, StoredWeight& stored);
+
+// Batch `batch` of a recording: windows batch * batchSize ... (wrapping around), on `device`.
+at::Tensor recordingBatch(const at::Tensor& windows, int64_t batch, int64_t batchSize,
+                          at::Device device);
+
 // G = elementwise max over batches of |grad| for the layers in `which` (indices into `layers`),
 // each as an [out, in] tensor on the model's device. Batches are taken in order from `windows`
 // (wrapping around when B * batchSize exceeds them). The loss is the mean next-token

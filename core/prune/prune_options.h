@@ -56,7 +56,15 @@ struct PruneOptions {
     int64_t evalMaxWindows = 0;  // 0 = all windows of the evaluation text
     uint64_t seed = 0;
     bool evaluate = true;        // measure perplexity before and after
-    bool blockwise = false;      // one block at a time on the device (models larger than memory)
+    // Block-wise (core/prune/blockwise.h): one transformer block at a time on the compute device
+    // with the calibration activations, the weights staying where they were loaded (memory-
+    // mapped for a model opened block-wise).
+    bool blockwise = false;
+    // What a block's inputs are: "original": the outputs of the blocks before it as loaded, which
+    // gives exactly the whole-model run; "pruned": the outputs of the already-pruned blocks before
+    // it (the sequential scheme of the Wanda and SparseGPT code), which needs a per-block
+    // selection (group layer, row or nm) and no probe.
+    std::string blockInputs = "original";
 };
 
 }  // namespace gp

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/prune/activation_norms.h"
+#include "core/prune/blockwise.h"
 #include "core/prune/gradient_probe.h"
 #include "core/prune/run_recorder.h"
 #include "core/prune/score_source.h"
@@ -119,6 +120,22 @@ void checkPruneOptions(const PruneOptions& options) {
         if (probe.threshold < -1.0) throw badArgument("--probe-threshold", "must be >= -1");
     }
     if (options.batchSize < 1) throw badArgument("--batch-size", "must be at least 1");
+    if (!isOneOf(options.blockInputs, {"original", "pruned"}))
+        throw badArgument("--block-inputs", "unknown '" + options.blockInputs +
+                                                "' (expected original or pruned)");
+    if (options.blockInputs == "pruned") {
+        // Each block is pruned before the next one sees its outputs: nothing can be decided
+        // across blocks, and the probe's gradient needs the whole model as it will be.
+        if (!options.blockwise)
+            throw badArgument("--block-inputs", "pruned inputs are a block-wise scheme; add --blockwise");
+        if (options.group == "global")
+            throw badArgument("--group", "block inputs 'pruned' select inside each block: use "
+                                         "layer, row or nm (or --block-inputs original)");
+        if (options.schedule != "oneshot")
+            throw badArgument("--schedule", "block inputs 'pruned' run the one-shot schedule");
+        if (options.probe.enabled)
+            throw badArgument("--probe", "the probe needs --block-inputs original");
+    }
 }
 
 namespace {
@@ -148,6 +165,7 @@ private:
     void prepareScores();
     double evaluate(const std::string& detail);
     void oneShot(double target);
+    void sequentialBlocks(double target);
     void layerWise(double target);
     void iterative();
     std::optional<double> tuneRound(double target, double limit, const Snapshot& beforeRound,
@@ -188,7 +206,9 @@ PruneResult PruneRun::run() {
         MemorySampler sampler(&m_recorder, std::chrono::milliseconds(250));
         if (m_inputs.perplexity) m_result.pplBefore = evaluate("before");
         prepareScores();
-        if (m_options.schedule == "iterative")
+        if (m_options.blockwise && m_options.blockInputs == "pruned")
+            sequentialBlocks(m_options.sparsity);
+        else if (m_options.schedule == "iterative")
             iterative();
         else if (m_options.schedule == "layerwise")
             layerWise(m_options.sparsity);
@@ -217,6 +237,7 @@ double PruneRun::evaluate(const std::string& detail) {
 // activation norms are collected once here and reused by every later selection (layer-wise and
 // iterative rounds re-rank on the current weights with the same norms).
 void PruneRun::prepareScores() {
+    if (m_options.blockwise && m_options.blockInputs == "pruned") return;  // per block, later
     if (m_options.method == "magnitude") {
         m_scores = std::make_unique<MagnitudeScoreSource>(layers());
         return;
@@ -228,9 +249,13 @@ void PruneRun::prepareScores() {
         norms = *m_inputs.activationNorms;
     } else {
         StageClock clock(Stage::Calibrate, m_observer, m_result.seconds, "activation norms");
-        norms = collectActivationNorms(model(), layers(), m_inputs.calibration,
-                                       m_options.batchSize, parseNormStatistic(m_options.wandaNorm),
-                                       m_observer, m_cancel);
+        const NormStatistic statistic = parseNormStatistic(m_options.wandaNorm);
+        norms = m_options.blockwise
+                    ? collectActivationNormsBlockwise(model(), m_inputs.compute, layers(),
+                                                      m_inputs.calibration, m_options.batchSize,
+                                                      statistic, m_observer, m_cancel)
+                    : collectActivationNorms(model(), layers(), m_inputs.calibration,
+                                             m_options.batchSize, statistic, m_observer, m_cancel);
         if (m_inputs.activationNorms) *m_inputs.activationNorms = norms;
     }
     m_scores = std::make_unique<WandaScoreSource>(layers(), std::move(norms));
@@ -327,6 +352,39 @@ void PruneRun::layerWise(double target) {
     }
 }
 
+// Block inputs "pruned": block by block, the selection (layer, row or N:M groups) over the
+// block's scores — WANDA's norms from the calibration states that went through the pruned blocks
+// before it — zeroes the block's weights before its outputs feed the next block.
+void PruneRun::sequentialBlocks(double target) {
+    if (m_options.method == "wanda" && !m_inputs.calibration.defined())
+        throw Error(ErrorKind::Internal, "", "wanda", "no calibration windows were given");
+    StageClock clock(Stage::Apply, m_observer, m_result.seconds, "block by block");
+    SelectionOptions options = m_selection;
+    options.sparsity = target;
+    const bool wanda = m_options.method == "wanda";
+    auto pruneBlock = [&](const std::vector<int64_t>& indices,
+                          const std::vector<PrunableWeight>& resident,
+                          const std::map<std::string, at::Tensor>& norms) {
+        std::unique_ptr<ScoreSource> source;
+        if (wanda)
+            source = std::make_unique<WandaScoreSource>(resident, norms);
+        else
+            source = std::make_unique<MagnitudeScoreSource>(resident);
+        const Selection selection = selectScores(*source, options, nullptr, m_cancel);
+        for (size_t i = 0; i < indices.size(); ++i) {
+            const at::Tensor mask = layerMask(selection, *source, int64_t(i));
+            resident[i].matrix.masked_fill_(mask, 0);
+            LayerResultEvent& outcome = outcomeOf(indices[i]);
+            outcome.targetSparsity = target;
+            outcome.candidates = outcome.pruned = mask.sum().item<int64_t>();
+            outcome.restored = 0;
+        }
+    };
+    pruneBlocksSequentially(model(), m_inputs.compute, layers(), m_inputs.calibration,
+                            m_options.batchSize, parseNormStatistic(m_options.wandaNorm), wanda,
+                            pruneBlock, m_observer, m_cancel);
+}
+
 // Records G0, scales the candidates, records G1, and applies the decision for each layer in
 // `which` (positions: their places in the processing order, for a per-layer threshold list).
 void PruneRun::probe(const std::vector<int64_t>& which, std::vector<at::Tensor> candidates,
@@ -336,9 +394,19 @@ void PruneRun::probe(const std::vector<int64_t>& which, std::vector<at::Tensor> 
                                       m_options.probe.fp16Gradients};
     if (!m_inputs.calibration.defined())
         throw Error(ErrorKind::Internal, "", "probe", "no calibration windows were given");
-    std::vector<at::Tensor> g0 = recordGradientMaxima(model(), layers(), which,
-                                                      m_inputs.calibration, recording,
-                                                      m_observer, m_cancel);
+    // Block-wise, the candidates are scaled in each block's resident copy (in the compute dtype,
+    // like the whole model's live weights) and the host weights stay as they are.
+    ScaledCandidates scaled;
+    scaled.reduction = m_options.probe.reduction;
+    auto record = [&](const ScaledCandidates* scaling) {
+        return m_options.blockwise
+                   ? recordGradientMaximaBlockwise(model(), m_inputs.compute, layers(), which,
+                                                   m_inputs.calibration, recording, scaling,
+                                                   m_observer, m_cancel)
+                   : recordGradientMaxima(model(), layers(), which, m_inputs.calibration,
+                                          recording, m_observer, m_cancel);
+    };
+    std::vector<at::Tensor> g0 = record(nullptr);
     std::vector<ProbedLayer> probed;
     {
         at::NoGradGuard noGrad;
@@ -350,13 +418,14 @@ void PruneRun::probe(const std::vector<int64_t>& which, std::vector<at::Tensor> 
             layer.g0 = std::move(g0[i]);
             layer.saved = matrix.clone();
             // Scaled, not zeroed: the gradient must see the weight's influence shrink.
-            matrix.copy_(at::where(layer.candidates, matrix * m_options.probe.reduction, matrix));
+            if (m_options.blockwise)
+                scaled.candidates[which[i]] = layer.candidates;
+            else
+                matrix.copy_(at::where(layer.candidates, matrix * m_options.probe.reduction, matrix));
             probed.push_back(std::move(layer));
         }
     }
-    std::vector<at::Tensor> g1 = recordGradientMaxima(model(), layers(), which,
-                                                      m_inputs.calibration, recording,
-                                                      m_observer, m_cancel);
+    std::vector<at::Tensor> g1 = record(&scaled);
     for (size_t i = 0; i < probed.size(); ++i) {
         probed[i].g1 = std::move(g1[i]);
         const PrunableWeight& layer = layers()[probed[i].layer];

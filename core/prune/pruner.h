@@ -15,6 +15,7 @@
 #include "core/prune/prune_options.h"
 #include "core/prune/prune_result.h"
 #include "core/runtime/cancel.h"
+#include "core/runtime/compute.h"
 #include "core/runtime/observer.h"
 
 namespace gp {
@@ -27,6 +28,9 @@ struct PruneInputs {
     // WANDA's activation norms: reused when the map is given and filled, collected into it when
     // given and empty (the session caches them across runs with the same calibration).
     std::map<std::string, at::Tensor>* activationNorms = nullptr;
+    // Block-wise runs: where and in which dtype each block is computed (the weights themselves
+    // may be memory-mapped host tensors in their stored dtype).
+    ComputeSpec compute;
 };
 
 // Throws BadArgument for an option out of range or a word not understood, before any work.

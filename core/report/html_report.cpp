@@ -167,7 +167,7 @@ std::string settingsSection(const RunRecord& record) {
         .row("batch size", std::to_string(o.batchSize))
         .row("eval max windows", o.evalMaxWindows > 0 ? std::to_string(o.evalMaxWindows) : "all")
         .row("seed", std::to_string(o.seed))
-        .row("blockwise", yesNo(o.blockwise));
+        .row("blockwise", o.blockwise ? "yes, block inputs " + escape(o.blockInputs) : "no");
     const ModelFacts& m = record.model;
     FactTable model;
     model.row("path", escape(m.path))

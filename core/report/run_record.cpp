@@ -69,7 +69,8 @@ Json toJson(const PruneOptions& o) {
             {"eval_max_windows", o.evalMaxWindows},
             {"seed", o.seed},
             {"evaluate", o.evaluate},
-            {"blockwise", o.blockwise}};
+            {"blockwise", o.blockwise},
+            {"block_inputs", o.blockInputs}};
 }
 
 Json toJson(const LayerResultEvent& l) {
@@ -321,6 +322,7 @@ void read(const Node& n, PruneOptions& o) {
     n["seed"].read(o.seed);
     n["evaluate"].read(o.evaluate);
     n["blockwise"].read(o.blockwise);
+    n["block_inputs"].read(o.blockInputs);
 }
 
 void read(const Node& n, LayerResultEvent& l) {

@@ -68,6 +68,7 @@ gp::RunRecord sampleRecord() {
     o.seed = (uint64_t(1) << 63) + 5;  // above int64's range
     o.evaluate = false;
     o.blockwise = true;
+    o.blockInputs = "pruned";
     r.sparsity = 0.5987;
     r.prunableParameters = 4000;
     r.prunedParameters = 2395;

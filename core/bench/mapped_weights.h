@@ -33,6 +33,7 @@ public:
     at::ScalarType dtype(int64_t layer) const override;
     at::Tensor scores(int64_t layer) const override;       // |W|, a temporary
     at::Tensor magnitudeOf(int64_t layer) const override;  // W itself, over the map
+    at::Device device() const override { return at::kCPU; }
 
     // Hands the pages of the layer read last back to the kernel.
     void releaseLastLayer() const;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <utility>
 
+#include "core/prune/device_select.h"
 #include "core/prune/score_keys.h"
 #include "core/runtime/error.h"
 
@@ -437,6 +438,9 @@ void ExactSelector::checkNM(Selection& selection) {
 
 Selection exactSelect(const ScoreSource& source, const SelectionOptions& options,
                       ObserverRef observer, const CancelToken* cancel) {
+    // Scores on a GPU are counted there: no element crosses to the host.
+    if (options.deviceKernels || !source.device().is_cpu())
+        return exactSelectOnDevice(source, options, observer, cancel);
     return ExactSelector(source, options, observer, cancel).run();
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/prune/device_select.h"
 #include "core/prune/score_keys.h"
 #include "core/runtime/error.h"
 
@@ -77,6 +78,7 @@ std::vector<int64_t> rowBudgets(const at::Tensor& scores, bool absolute, const S
 
 at::Tensor maskFromScores(const Selection& selection, int64_t layer, const at::Tensor& scores,
                           bool absolute) {
+    if (!scores.device().is_cpu()) return maskOnDevice(selection, layer, scores, absolute);
     if (layer < 0 || layer >= static_cast<int64_t>(selection.layers.size()))
         throw badArgument("layer", "no layer " + std::to_string(layer) + " in this selection");
     if (scores.dim() != 2) throw badArgument("scores", "a layer's scores are a 2-D tensor");
@@ -116,7 +118,7 @@ at::Tensor maskFromScores(const Selection& selection, int64_t layer, const at::T
             });
         });
     });
-    return scores.device().is_cpu() ? mask : mask.to(scores.device());
+    return mask;
 }
 
 }  // namespace gp

@@ -11,8 +11,9 @@ namespace gp {
 // bool [out, in] on the scores' device. Global/layer cut: keys below the cut, then the first
 // `ties` keys equal to it in row-major order; row group: the same per row with the row's cut;
 // nm: in each group of M consecutive keys of a row, the M - N smallest (equal keys: lower index
-// first). Computed on the CPU, row by row in parallel; the scores are read in place where they
-// can be (see forEachKeyRows), so the only allocation the size of the layer is the mask itself.
+// first). CPU scores: row by row in parallel, read in place where they can be (see
+// forEachKeyRows), so the only allocation the size of the layer is the mask itself; scores on a
+// GPU: maskOnDevice (device_select.h), computed there.
 at::Tensor maskFromScores(const Selection& selection, int64_t layer, const at::Tensor& scores,
                           bool absolute);
 

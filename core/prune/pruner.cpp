@@ -57,6 +57,7 @@ public:
     at::ScalarType dtype(int64_t) const override { return m_all.dtype(m_layer); }
     at::Tensor scores(int64_t) const override { return m_all.scores(m_layer); }
     at::Tensor magnitudeOf(int64_t) const override { return m_all.magnitudeOf(m_layer); }
+    at::Device device() const override { return m_all.device(); }
 
 private:
     const ScoreSource& m_all;

@@ -78,4 +78,18 @@ at::Tensor MagnitudeScoreSource::magnitudeOf(int64_t layer) const {
     return m_weights.at(layer).matrix.detach();
 }
 
+at::Device ScoreSource::device() const {
+    if (layerCount() == 0) return at::kCPU;
+    const at::Tensor magnitude = magnitudeOf(0);
+    return magnitude.defined() ? magnitude.device() : scores(0).device();
+}
+
+at::Device TensorScoreSource::device() const {
+    return m_layers.empty() ? at::Device(at::kCPU) : m_layers.front().second.device();
+}
+
+at::Device MagnitudeScoreSource::device() const {
+    return m_weights.empty() ? at::Device(at::kCPU) : m_weights.front().matrix.device();
+}
+
 }  // namespace gp

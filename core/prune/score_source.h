@@ -35,6 +35,10 @@ public:
     // selection reads t directly and so needs no temporary the size of a layer.
     virtual at::Tensor magnitudeOf(int64_t layer) const;
 
+    // Where the scores are (the exact selection counts on that device). The default asks for
+    // the first layer's scores; sources that know without computing them say so.
+    virtual at::Device device() const;
+
     int64_t numel(int64_t layer) const;
     int64_t totalNumel() const;
 };
@@ -51,6 +55,7 @@ public:
     std::array<int64_t, 2> shape(int64_t layer) const override;
     at::ScalarType dtype(int64_t layer) const override;
     at::Tensor scores(int64_t layer) const override;
+    at::Device device() const override;
 
 private:
     std::vector<std::pair<std::string, at::Tensor>> m_layers;
@@ -68,6 +73,7 @@ public:
     at::ScalarType dtype(int64_t layer) const override;
     at::Tensor scores(int64_t layer) const override;
     at::Tensor magnitudeOf(int64_t layer) const override;
+    at::Device device() const override;
 
 private:
     std::vector<PrunableWeight> m_weights;

@@ -42,6 +42,9 @@ struct SelectionOptions {
     // Report per-layer and global HistogramEvent (and per-layer NormalFitEvent) after selecting:
     // one more pass over the scores, outside the selection's timing.
     bool histograms = false;
+    // exact: count with the device kernels (device_select.h) even for scores on the CPU. Scores
+    // on a GPU always use them; this lets the CPU check them against the CPU kernels.
+    bool deviceKernels = false;
 };
 
 // A cut through one group's ordered scores: every score below the threshold is selected, and of

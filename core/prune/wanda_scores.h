@@ -21,6 +21,9 @@ public:
     std::array<int64_t, 2> shape(int64_t layer) const override;
     at::ScalarType dtype(int64_t) const override { return at::kFloat; }
     at::Tensor scores(int64_t layer) const override;
+    at::Device device() const override {
+        return m_weights.empty() ? at::Device(at::kCPU) : m_weights.front().matrix.device();
+    }
 
 private:
     std::vector<PrunableWeight> m_weights;

@@ -263,6 +263,37 @@ private Q_SLOTS:
         QCOMPARE(reopened->impl().prunable.front().matrix.eq(0).sum().item<int64_t>(), int64_t(0));
     }
 
+    // On a GPU (tests/bench/cuda_check.sh): block-wise with the blocks on the GPU gives the bits
+    // of the whole model on the GPU, and the CPU's masks up to float rounding. Skipped without.
+    void gpuBlockwiseEqualsGpuWholeModel() {
+        if (!at::hasCUDA()) QSKIP("no CUDA device (LibTorch without CUDA, or no GPU)");
+        const PruneOptions options = quickOptions("wanda", "row", true);
+        LoadOptions load;
+        load.device = "cuda";
+        const auto whole = ModelSession::open(demoModelPath(), load);
+        const PruneResult wholeResult = whole->prune(options);
+        load.blockwise = true;
+        const auto blockwise = ModelSession::open(demoModelPath(), load);
+        const PruneResult blockResult = blockwise->prune(options);
+        QVERIFY(blockwise->impl().prunable.front().matrix.is_cpu());  // mapped on the host
+        compareMasks(zeroMasks(*blockwise), zeroMasks(*whole), whole->impl().prunable);
+        QCOMPARE(blockResult.pplAfter, wholeResult.pplAfter);
+        QVERIFY(blockResult.peakVramBytes > 0);
+
+        const auto cpu = ModelSession::open(demoModelPath());
+        const PruneResult cpuResult = cpu->prune(options);
+        const std::vector<at::Tensor> cpuMasks = zeroMasks(*cpu), gpuMasks = zeroMasks(*whole);
+        int64_t differ = 0, total = 0;
+        for (size_t i = 0; i < cpuMasks.size(); ++i) {
+            differ += (cpuMasks[i] != gpuMasks[i]).sum().item<int64_t>();
+            total += cpuMasks[i].numel();
+        }
+        qInfo("GPU vs CPU: %lld of %lld mask entries differ; ppl %.6f vs %.6f", (long long)differ,
+              (long long)total, wholeResult.pplAfter, cpuResult.pplAfter);
+        QVERIFY(double(differ) < 0.001 * double(total));
+        QVERIFY(std::abs(wholeResult.pplAfter - cpuResult.pplAfter) < 1e-3 * cpuResult.pplAfter);
+    }
+
     // ---- the sequential scheme ----
 
     // Reference: for each block, WANDA norms of its linear inputs from the states that came

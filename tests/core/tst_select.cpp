@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/prune/device_select.h"
 #include "core/prune/score_keys.h"
 #include "core/prune/score_source.h"
 #include "core/prune/selection.h"
@@ -88,6 +89,7 @@ public:
     std::string layerName(int64_t i) const override { return m_inner.layerName(i); }
     std::array<int64_t, 2> shape(int64_t i) const override { return m_inner.shape(i); }
     at::ScalarType dtype(int64_t i) const override { return m_inner.dtype(i); }
+    at::Device device() const override { return m_inner.device(); }
     at::Tensor scores(int64_t i) const override {
         ++calls[i];
         return m_inner.scores(i);
@@ -165,19 +167,27 @@ private Q_SLOTS:
         const gp::SelectionOptions options = optionsFor(group, sparsity);
         const std::vector<at::Tensor> reference = gp::sortReferenceMasks(source, options);
 
-        for (auto method : {gp::SelectionMethod::Exact, gp::SelectionMethod::Sort}) {
+        // Exact with the CPU kernels, exact with the device (GPU) kernels run here, and sort.
+        for (const char* variant : {"exact", "exact on device", "sort"}) {
+            const auto method = std::string(variant) == "sort" ? gp::SelectionMethod::Sort
+                                                               : gp::SelectionMethod::Exact;
+            const bool device = std::string(variant) == "exact on device";
             gp::SelectionOptions run = options;
             run.method = method;
+            run.deviceKernels = device;
             const gp::Selection selection = gp::selectScores(source, run);
             QCOMPARE(selection.selected, selection.target);
             int64_t selected = 0, expectedTarget = 0;
             for (int64_t layer = 0; layer < source.layerCount(); ++layer) {
-                const at::Tensor mask = gp::layerMask(selection, source, layer);
+                const gp::LayerKeys keys = gp::readLayerKeys(source, layer);
+                const at::Tensor mask =
+                    device ? gp::maskOnDevice(selection, layer, keys.tensor, keys.absolute)
+                           : gp::layerMask(selection, source, layer);
                 QCOMPARE(mask.sizes(), reference[layer].sizes());
                 if (!at::equal(mask, reference[layer]))
                     QFAIL(
                         qPrintable(QString("%1: layer %2 differs from the reference in %3 entries")
-                                       .arg(gp::selectionMethodName(method))
+                                       .arg(variant)
                                        .arg(layer)
                                        .arg((mask != reference[layer]).sum().item<int64_t>())));
                 selected += mask.sum().item<int64_t>();
@@ -219,8 +229,43 @@ private Q_SLOTS:
             gp::SelectionOptions options = optionsFor(group, sparsity);
             const auto reference = gp::sortReferenceMasks(source, options);
             const gp::Selection exact = gp::selectScores(source, options);
-            for (int64_t layer = 0; layer < source.layerCount(); ++layer)
+            options.deviceKernels = true;
+            const gp::Selection onDevice = gp::selectScores(source, options);
+            QCOMPARE(onDevice.threshold, exact.threshold);
+            for (int64_t layer = 0; layer < source.layerCount(); ++layer) {
                 QVERIFY2(at::equal(gp::layerMask(exact, source, layer), reference[layer]), group);
+                const gp::LayerKeys keys = gp::readLayerKeys(source, layer);
+                QVERIFY2(at::equal(gp::maskOnDevice(onDevice, layer, keys.tensor, keys.absolute),
+                                   reference[layer]),
+                         group);
+            }
+        }
+    }
+
+    // On a GPU (tests/bench/cuda_check.sh): scores there are counted there, and agree with the
+    // CPU kernels on the same values. Skipped without CUDA.
+    void exactOnGpuEqualsCpu_data() {
+        QTest::addColumn<QString>("kind");
+        for (const char* kind : {"heavy", "ties", "mixed", "bf16", "fp16"})
+            QTest::newRow(kind) << QString(kind);
+    }
+    void exactOnGpuEqualsCpu() {
+        if (!at::hasCUDA()) QSKIP("no CUDA device (LibTorch without CUDA, or no GPU)");
+        QFETCH(QString, kind);
+        Layers layers = makeLayers(kind.toStdString());
+        Layers onGpu;
+        for (const auto& [name, tensor] : layers) onGpu.emplace_back(name, tensor.to(at::kCUDA));
+        const gp::TensorScoreSource cpu(layers), gpu(onGpu);
+        for (const char* group : {"global", "layer", "row", "nm24"}) {
+            const gp::SelectionOptions options = optionsFor(group, 0.5);
+            const gp::Selection onCpu = gp::selectScores(cpu, options);
+            const gp::Selection onDevice = gp::selectScores(gpu, options);
+            QCOMPARE(onDevice.threshold, onCpu.threshold);
+            for (int64_t layer = 0; layer < cpu.layerCount(); ++layer) {
+                const at::Tensor mask = gp::layerMask(onDevice, gpu, layer);
+                QVERIFY(mask.is_cuda());
+                QVERIFY2(at::equal(mask.cpu(), gp::layerMask(onCpu, cpu, layer)), group);
+            }
         }
     }
 
@@ -236,11 +281,19 @@ private Q_SLOTS:
         QVERIFY(source.magnitudeOf(1).defined());
         QVERIFY(at::equal(source.scores(1), conv1d.t().abs()));
         for (const char* group : {"global", "layer", "row", "nm24"}) {
-            const gp::SelectionOptions options = optionsFor(group, 0.4);
+            gp::SelectionOptions options = optionsFor(group, 0.4);
             const auto reference = gp::sortReferenceMasks(source, options);
             const gp::Selection exact = gp::selectScores(source, options);
-            for (int64_t layer = 0; layer < source.layerCount(); ++layer)
+            options.deviceKernels = true;
+            const gp::Selection onDevice = gp::selectScores(source, options);
+            QCOMPARE(onDevice.threshold, exact.threshold);
+            for (int64_t layer = 0; layer < source.layerCount(); ++layer) {
                 QVERIFY2(at::equal(gp::layerMask(exact, source, layer), reference[layer]), group);
+                const gp::LayerKeys keys = gp::readLayerKeys(source, layer);
+                QVERIFY2(at::equal(gp::maskOnDevice(onDevice, layer, keys.tensor, keys.absolute),
+                                   reference[layer]),
+                         group);
+            }
         }
     }
 
@@ -422,7 +475,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("group");
         QTest::addColumn<float>("value");
         QTest::addColumn<QString>("shown");
-        for (const char* method : {"exact", "sort", "statistical"}) {
+        for (const char* method : {"exact", "exact-device", "sort", "statistical"}) {
             for (const char* group : {"global", "layer", "row", "nm"}) {
                 if (std::string(method) == "statistical" &&
                     (std::string(group) == "row" || std::string(group) == "nm"))
@@ -444,7 +497,9 @@ private Q_SLOTS:
                                             {"blocks.1.mlp.weight", bad},
                                             {"later", at::rand({4, 8})}});
         gp::SelectionOptions options;
-        options.method = gp::parseSelectionMethod(method.toStdString(), "method");
+        options.deviceKernels = method == "exact-device";
+        options.method =
+            gp::parseSelectionMethod(options.deviceKernels ? "exact" : method.toStdString(), "method");
         options.group = gp::parseSelectionGroup(group.toStdString(), "group");
         options.sparsity = 0.5;
         const std::string message =

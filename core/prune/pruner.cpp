@@ -298,14 +298,17 @@ void PruneRun::oneShot(double target) {
         selection = selectScores(*m_scores, options, m_observer.get(), m_cancel);
         m_result.threshold = selection.threshold;
     }
-    std::vector<at::Tensor> candidates = candidatesOf(selection, *m_scores, all);
     for (int64_t layer : all) outcomeOf(layer).targetSparsity = target;
     if (m_options.probe.enabled) {
-        probe(all, std::move(candidates), all);
+        probe(all, candidatesOf(selection, *m_scores, all), all);
         return;
     }
+    // One layer's mask at a time: the masks of a 7B model would be 7 GB of bools.
     StageClock clock(Stage::Apply, m_observer, m_result.seconds);
-    for (int64_t layer : all) zeroCandidates(layer, candidates[layer]);
+    for (int64_t layer : all) {
+        throwIfCancelled(m_cancel);
+        zeroCandidates(layer, layerMask(selection, *m_scores, layer));
+    }
 }
 
 void PruneRun::layerWise(double target) {

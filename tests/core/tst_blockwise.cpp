@@ -294,6 +294,25 @@ private Q_SLOTS:
         QVERIFY(std::abs(wholeResult.pplAfter - cpuResult.pplAfter) < 1e-3 * cpuResult.pplAfter);
     }
 
+    // bf16 compute too: the blocks run in bf16 (no copy: the mapped tensors are used as they
+    // are), the scores in fp32, the same bits as the whole model loaded in bf16.
+    void bf16ComputeAgrees() {
+        QTemporaryDir scratch;
+        const std::string folder = writeBf16Demo(fs::path(scratch.path().toStdString()) / "bf16");
+        LoadOptions load;
+        load.dtype = "bf16";
+        const auto whole = ModelSession::open(folder, load);
+        load.blockwise = true;
+        const auto blockwise = ModelSession::open(folder, load);
+        const PruneOptions options = quickOptions("wanda", "row", false);
+        const PruneResult wholeResult = whole->prune(options);
+        const PruneResult blockResult = blockwise->prune(options);
+        compareMasks(zeroMasks(*blockwise), zeroMasks(*whole), whole->impl().prunable);
+        QCOMPARE(blockResult.pplBefore, wholeResult.pplBefore);
+        QCOMPARE(blockResult.pplAfter, wholeResult.pplAfter);
+        QVERIFY(std::isfinite(wholeResult.pplAfter) && wholeResult.pplAfter < 3.0);
+    }
+
     // ---- the sequential scheme ----
 
     // Reference: for each block, WANDA norms of its linear inputs from the states that came

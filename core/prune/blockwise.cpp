@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
-#include <set>
 
 #include "core/eval/calibration.h"
 #include "core/runtime/error.h"
@@ -84,9 +83,10 @@ ResidentTensors::~ResidentTensors() {
     for (auto& [name, host] : m_host) m_model.weights()[name] = host;
 }
 
-void ResidentTensors::writeBack() {
+void ResidentTensors::writeBack(const std::vector<std::string>& only) {
     at::NoGradGuard noGrad;
     for (auto& [name, host] : m_host) {
+        if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
         const at::Tensor& resident = m_model.weights().at(name);
         if (!sharesStorage(resident, host)) host.copy_(resident);
     }
@@ -226,15 +226,15 @@ std::vector<at::Tensor> recordGradientMaximaBlockwise(
         if (block >= 0) lowest = std::min(lowest, block);
     if (throughEmbedding) lowest = 0;
 
+    // The resident tensors of a block's recorded layers, where their gradients will land.
     auto storedOf = [&](int64_t block) {
         std::vector<StoredWeight> stored;
-        if (auto found = byBlock.find(block); found != byBlock.end())
-            for (const PrunableWeight& view : currentViews(model, layers, [&] {
-                     std::vector<int64_t> indices;
-                     for (int64_t position : found->second) indices.push_back(which[position]);
-                     return indices;
-                 }()))
-                stored.push_back(storedWeightOf(model, view));
+        const auto found = byBlock.find(block);
+        if (found == byBlock.end()) return stored;
+        std::vector<int64_t> indices;
+        for (int64_t position : found->second) indices.push_back(which[position]);
+        for (const PrunableWeight& view : currentViews(model, layers, indices))
+            stored.push_back(storedWeightOf(model, view));
         return stored;
     };
     auto fold = [&](int64_t block, std::vector<StoredWeight>& stored) {
@@ -321,7 +321,9 @@ void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
     }
     if (byBlock.count(-1)) {
         pruneResident(-1, [&](const at::Tensor& state) { model.head(state); });
-        globals.writeBack();
+        std::vector<std::string> heads;
+        for (int64_t index : byBlock.at(-1)) heads.push_back(layers[index].name);
+        globals.writeBack(heads);  // not the embedding or norms, which nothing changed
     }
 }
 

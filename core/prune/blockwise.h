@@ -39,8 +39,9 @@ public:
     ResidentTensors(const ResidentTensors&) = delete;
     ResidentTensors& operator=(const ResidentTensors&) = delete;
 
-    // Copies the resident values (e.g. after pruning them) into the host tensors.
-    void writeBack();
+    // Copies the resident values (e.g. after pruning them) into the host tensors: all of them,
+    // or those named in `only`.
+    void writeBack(const std::vector<std::string>& only = {});
 
 private:
     CausalLM& m_model;

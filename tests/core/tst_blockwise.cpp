@@ -1,7 +1,7 @@
 // Block-wise processing (core/prune/blockwise.h): one block resident at a time gives the same
 // bits as the whole model — perplexity, WANDA norms, probe gradients on every architecture, and
-// whole prune runs of the demo model (masks and perplexity) — including a bf16 checkpoint kept
-// mapped while its blocks run in fp32. The sequential scheme ("pruned" block inputs) is checked
+// whole prune runs of the demo model (masks and perplexity) — including bf16 and fp16 checkpoints
+// kept mapped while their blocks run in fp32. The sequential scheme ("pruned" block inputs) is checked
 // against a reference written here from the Wanda loop's description.
 #include <QtTest/QtTest>
 
@@ -67,8 +67,8 @@ void compareMasks(const std::vector<at::Tensor>& actual, const std::vector<at::T
                                 .arg(actual[i].numel())));
 }
 
-// The demo model with its floating tensors stored in bf16 (config, tokenizer and texts beside).
-std::string writeBf16Demo(const fs::path& folder) {
+// The demo model with its floating tensors stored in `dtype` (config, tokenizer and texts beside).
+std::string writeDemoAs(const fs::path& folder, at::ScalarType dtype) {
     fs::create_directories(folder);
     const fs::path demo = demoModelPath();
     for (const char* file : {"config.json", "tokenizer.json", "calibration.txt", "evaluation.txt"})
@@ -76,7 +76,7 @@ std::string writeBf16Demo(const fs::path& folder) {
     const auto source = SafetensorsFile::open((demo / "model.safetensors").string());
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (const SafetensorsEntry& entry : source->entries())
-        tensors.emplace_back(entry.name, source->tensor(entry.name).to(at::kBFloat16));
+        tensors.emplace_back(entry.name, source->tensor(entry.name).to(dtype));
     writeSafetensors((folder / "model.safetensors").string(), tensors);
     return folder.string();
 }
@@ -233,18 +233,26 @@ private Q_SLOTS:
               wholeResult.pplBefore, wholeResult.pplAfter, (long long)wholeResult.prunedParameters);
     }
 
-    // A bf16 checkpoint: block-wise keeps it mapped in bf16 and runs each block in fp32; the
-    // whole-model run converts it to fp32 at load. Same masks, same perplexity; evaluate agrees.
-    void bf16CheckpointStaysMappedAndAgrees() {
+    // A bf16 (or fp16) checkpoint: block-wise keeps it mapped as stored and runs each block in
+    // fp32; the whole-model run converts it to fp32 at load. Same masks, same perplexity;
+    // evaluate agrees.
+    void halfCheckpointStaysMappedAndAgrees_data() {
+        QTest::addColumn<int>("stored");
+        QTest::newRow("bf16") << int(at::kBFloat16);
+        QTest::newRow("fp16") << int(at::kHalf);
+    }
+    void halfCheckpointStaysMappedAndAgrees() {
+        QFETCH(int, stored);
+        const auto dtype = at::ScalarType(stored);
         QTemporaryDir scratch;
-        const std::string folder = writeBf16Demo(fs::path(scratch.path().toStdString()) / "bf16");
+        const std::string folder = writeDemoAs(fs::path(scratch.path().toStdString()) / "half", dtype);
         LoadOptions load;
         load.dtype = "fp32";
         const auto whole = ModelSession::open(folder, load);
         load.blockwise = true;
         const auto blockwise = ModelSession::open(folder, load);
         for (const auto& [name, tensor] : blockwise->impl().model->weights())
-            QCOMPARE(tensor.scalar_type(), at::kBFloat16);  // never converted as a whole
+            QCOMPARE(tensor.scalar_type(), dtype);  // never converted as a whole
 
         EvalOptions eval;
         eval.maxWindows = 6;
@@ -257,7 +265,7 @@ private Q_SLOTS:
         compareMasks(zeroMasks(*blockwise), zeroMasks(*whole), whole->impl().prunable);
         QCOMPARE(blockResult.pplAfter, wholeResult.pplAfter);
         for (const PrunableWeight& weight : blockwise->impl().prunable)
-            QCOMPARE(weight.matrix.scalar_type(), at::kBFloat16);  // written back as stored
+            QCOMPARE(weight.matrix.scalar_type(), dtype);  // written back as stored
         // The input file is never written: its weights are what they were.
         const auto reopened = ModelSession::open(folder, LoadOptions{});
         QCOMPARE(reopened->impl().prunable.front().matrix.eq(0).sum().item<int64_t>(), int64_t(0));
@@ -298,7 +306,8 @@ private Q_SLOTS:
     // are), the scores in fp32, the same bits as the whole model loaded in bf16.
     void bf16ComputeAgrees() {
         QTemporaryDir scratch;
-        const std::string folder = writeBf16Demo(fs::path(scratch.path().toStdString()) / "bf16");
+        const std::string folder =
+            writeDemoAs(fs::path(scratch.path().toStdString()) / "bf16", at::kBFloat16);
         LoadOptions load;
         load.dtype = "bf16";
         const auto whole = ModelSession::open(folder, load);

@@ -20,7 +20,7 @@ mkdir -p "$work"
 common=(--nsamples 16 --seqlen 256 --batch-size 4 --eval-max-windows 4 --force)
 runs=("wanda|--method wanda" "wanda + probe|--method wanda --probe --probe-threshold 0.1 --probe-batches 2")
 
-echo "| run | mode | wall s | peak RSS GB | ppl before | ppl after | pruned | same file |"
+echo "| run | mode | wall s | peak RSS GiB | ppl before | ppl after | pruned | same file |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for run in "${runs[@]}"; do
     name=${run%%|*}

@@ -9,7 +9,9 @@
 
 namespace gp {
 
-void checkTokenWindows(const CausalLM& model, const at::Tensor& windows) {
+namespace {
+
+void checkWindows(const CausalLM& model, const at::Tensor& windows) {
     if (windows.dim() != 2 || windows.size(1) < 2 || windows.size(0) < 1)
         throw badArgument("windows", "expected [windows >= 1, seqlen >= 2] token ids, got " +
                                          std::to_string(windows.dim()) + "-D");
@@ -23,6 +25,19 @@ void checkTokenWindows(const CausalLM& model, const at::Tensor& windows) {
                        "id " + std::to_string(lowest < 0 ? lowest : highest) +
                            " lies outside the model's vocabulary of " + std::to_string(vocab) +
                            " (does the tokenizer belong to this model?)");
+}
+
+}  // namespace
+
+at::Tensor windowsToEvaluate(const CausalLM& model, const at::Tensor& windows,
+                             const PerplexityOptions& options, at::Device device) {
+    if (options.batchSize < 1)
+        throw badArgument("batch-size",
+                          "must be at least 1, got " + std::to_string(options.batchSize));
+    checkWindows(model, windows);
+    int64_t count = windows.size(0);
+    if (options.maxWindows > 0) count = std::min(count, options.maxWindows);
+    return windows.slice(0, 0, count).to(device, at::kLong);
 }
 
 double summedNll(const at::Tensor& logits, const at::Tensor& windows) {
@@ -63,15 +78,9 @@ PerplexityResult evaluatePerplexity(const CausalLM& model, const at::Tensor& win
                                     const PerplexityOptions& options, ObserverRef observer,
                                     const CancelToken* cancel) {
     const auto started = std::chrono::steady_clock::now();
-    if (options.batchSize < 1)
-        throw badArgument("batch-size",
-                          "must be at least 1, got " + std::to_string(options.batchSize));
-    checkTokenWindows(model, windows);
     c10::InferenceMode inference;
-
-    int64_t count = windows.size(0);
-    if (options.maxWindows > 0) count = std::min(count, options.maxWindows);
-    const at::Tensor all = windows.slice(0, 0, count).to(model.device(), at::kLong);
+    const at::Tensor all = windowsToEvaluate(model, windows, options, model.device());
+    const int64_t count = all.size(0);
 
     double total = 0.0;
     for (int64_t start = 0; start < count; start += options.batchSize) {

@@ -47,10 +47,12 @@ PerplexityResult evaluatePerplexity(const CausalLM& model, const at::Tensor& win
                                     const CancelToken* cancel = nullptr);
 
 // The pieces, for the block-wise evaluation (core/prune/blockwise.h), which must agree exactly:
-// windows are [N, L >= 2] integer ids inside the vocabulary (an Error otherwise); the sum over
-// a batch of -log p(next token) in double from its logits [b, L-1, V] (log-softmax in fp32);
+// the sum over a batch of -log p(next token) in double from its logits [b, L-1, V] (log-softmax in fp32);
 // the result from the sum over `windows` windows of `seqlen` ids.
-void checkTokenWindows(const CausalLM& model, const at::Tensor& windows);
+// windowsToEvaluate: the options and windows checked (batch size >= 1; [N, L >= 2] integer ids
+// inside the vocabulary), then the first maxWindows of them (all when 0) as int64 on `device`.
+at::Tensor windowsToEvaluate(const CausalLM& model, const at::Tensor& windows,
+                             const PerplexityOptions& options, at::Device device);
 double summedNll(const at::Tensor& logits, const at::Tensor& windows);
 PerplexityResult perplexityOf(double summedNll, int64_t windows, int64_t seqlen,
                               std::chrono::steady_clock::time_point started);

@@ -104,14 +104,9 @@ PerplexityResult evaluatePerplexityBlockwise(CausalLM& model, const ComputeSpec&
                                              const PerplexityOptions& options,
                                              ObserverRef observer, const CancelToken* cancel) {
     const auto started = std::chrono::steady_clock::now();
-    if (options.batchSize < 1)
-        throw badArgument("batch-size",
-                          "must be at least 1, got " + std::to_string(options.batchSize));
-    checkTokenWindows(model, windows);
     c10::InferenceMode inference;
-    int64_t count = windows.size(0);
-    if (options.maxWindows > 0) count = std::min(count, options.maxWindows);
-    const at::Tensor all = windows.slice(0, 0, count).to(compute.device, at::kLong);
+    const at::Tensor all = windowsToEvaluate(model, windows, options, compute.device);
+    const int64_t count = all.size(0);
 
     ResidentTensors globals(model, globalTensorNames(model), compute);
     std::vector<at::Tensor> states = embedBatches(model, all, options.batchSize);

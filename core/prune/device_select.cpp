@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/prune/exact_select.h"
 #include "core/prune/score_keys.h"
 #include "core/runtime/error.h"
 
 namespace gp {
 namespace {
-
-constexpr int64_t kBins = 65536;
 
 // A layer's keys as int32 on its device: the fp32 bit pattern of each score (bf16 and fp16 widen
 // exactly), -0 as 0. Valid keys are >= 0 and below kInvalidKey (negatives have the sign bit set).
@@ -31,28 +30,10 @@ at::Tensor checkedKeys(const ScoreSource& source, int64_t layer, const LayerKeys
     return bits;
 }
 
+// findRadixBin over bin counts on the device (one copy of 65,536 counts to the host).
 std::pair<int64_t, int64_t> findBin(const at::Tensor& totals, int64_t k) {
-    const at::Tensor host = totals.cpu();
-    const int64_t* counts = host.data_ptr<int64_t>();
-    int64_t below = 0;
-    for (int64_t bin = 0; bin < kBins; ++bin) {
-        if (below + counts[bin] >= k) return {bin, below};
-        below += counts[bin];
-    }
-    throw Error(ErrorKind::Internal, "", "exact selection", "fewer scores than the target");
-}
-
-void reportStep(ObserverRef observer, const std::string& group, int step, uint32_t key,
-                int64_t countBelow, int64_t target, int64_t groupTotal) {
-    SearchStepEvent event;
-    event.method = "exact";
-    event.group = group;
-    event.step = step;
-    event.threshold = keyValue(key);
-    event.countBelow = countBelow;
-    event.target = target;
-    event.error = double(countBelow - target) / double(std::max<int64_t>(1, groupTotal));
-    observer->onSearchStep(event);
+    const at::Tensor host = totals.to(at::kCPU).contiguous();
+    return findRadixBin(host.data_ptr<int64_t>(), k);
 }
 
 struct Found {
@@ -77,7 +58,7 @@ public:
             case SelectionGroup::Row: selectRows(selection); break;
             case SelectionGroup::NM: checkNM(selection); break;
         }
-        selection.extraBytes = m_largestKeys * 4 + (m_usedBins ? 2 * kBins * 8 : 0);
+        selection.extraBytes = m_largestKeys * 4 + (m_usedBins ? 2 * kRadixBins * 8 : 0);
         return selection;
     }
 
@@ -100,17 +81,17 @@ private:
         };
         at::Tensor high;
         forEach([&](const at::Tensor& keys) {
-            const at::Tensor counts = at::bincount(keys.flatten().__rshift__(16), {}, kBins);
+            const at::Tensor counts = at::bincount(keys.flatten().__rshift__(16), {}, kRadixBins);
             high = high.defined() ? high.add_(counts) : counts;
         });
         const auto [bin, below] = findBin(high, k);
-        reportStep(m_observer, group, 0, (uint32_t(bin) << 16) | 0xffffu,
+        reportExactStep(m_observer, group, 0, (uint32_t(bin) << 16) | 0xffffu,
                    below + high[bin].item<int64_t>(), k, total);
         at::Tensor low;
         forEach([&](const at::Tensor& keys) {
             const at::Tensor flat = keys.flatten();
             const at::Tensor inBin = flat.masked_select(flat.__rshift__(16) == bin);
-            const at::Tensor counts = at::bincount(inBin.__and__(0xffff), {}, kBins);
+            const at::Tensor counts = at::bincount(inBin.__and__(0xffff), {}, kRadixBins);
             low = low.defined() ? low.add_(counts) : counts;
         });
         const auto [lowBin, belowLow] = findBin(low, k - below);
@@ -118,7 +99,7 @@ private:
         found.key = (uint32_t(bin) << 16) | uint32_t(lowBin);
         found.less = below + belowLow;
         found.equal = low[lowBin].item<int64_t>();
-        reportStep(m_observer, group, 1, found.key, found.less + found.equal, k, total);
+        reportExactStep(m_observer, group, 1, found.key, found.less + found.equal, k, total);
         return found;
     }
 
@@ -189,18 +170,13 @@ private:
     }
 
     void checkNM(Selection& selection) {
-        const int64_t n = m_options.nmKeep, m = m_options.nmGroup;
-        for (int64_t layer = 0; layer < m_source.layerCount(); ++layer) {
-            const int64_t cols = m_source.shape(layer)[1];
-            if (cols % m != 0)
-                throw Error(ErrorKind::BadArgument, "", m_source.layerName(layer),
-                            "N:M needs the input dimension (" + std::to_string(cols) +
-                                ") to be divisible by M = " + std::to_string(m));
-        }
+        checkNMShapes(m_source, m_options.nmGroup);
         selection.passes = 1;
         for (int64_t layer = 0; layer < m_source.layerCount(); ++layer) {
-            selection.target += m_source.numel(layer) / m * (m - n);
-            selection.selected = selection.target;
+            const int64_t k =
+                nmTargetCount(m_source.numel(layer), m_options.nmKeep, m_options.nmGroup);
+            selection.target += k;
+            selection.selected += k;
             keysOf(layer);  // validates
             throwIfCancelled(m_cancel);
         }

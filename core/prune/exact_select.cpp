@@ -15,7 +15,6 @@
 namespace gp {
 namespace {
 
-constexpr int64_t kBins = 65536;
 constexpr int64_t kGrain = 32768;  // elements a parallel task gets at least
 
 // Which bits the passes count. Wide: the fp32 pattern, top 16 bits then low 16 bits.
@@ -33,23 +32,13 @@ KeySpace keySpaceOf(const std::vector<at::ScalarType>& dtypes) {
     return KeySpace::Wide;
 }
 
-// The bin holding the k-th smallest (k >= 1) and how many lie in the bins below it.
-std::pair<int64_t, int64_t> findBin(const int64_t* totals, int64_t k) {
-    int64_t below = 0;
-    for (int64_t bin = 0; bin < kBins; ++bin) {
-        if (below + totals[bin] >= k) return {bin, below};
-        below += totals[bin];
-    }
-    throw Error(ErrorKind::Internal, "", "exact selection", "fewer scores than the target");
-}
-
 // Per-thread 32-bit bins, merged into 64-bit totals at the end of a pass, or earlier once 2^31
 // scores were counted since the last merge (so no 32-bit count can overflow). Not copyable.
 class RadixCounter {
 public:
     RadixCounter()
         : m_threads(at::get_num_threads()),
-          m_threadBins(at::zeros({m_threads, kBins}, at::kInt)),
+          m_threadBins(at::zeros({m_threads, kRadixBins}, at::kInt)),
           m_used(static_cast<size_t>(m_threads), 0) {}
 
     int64_t bytes() const { return static_cast<int64_t>(m_threadBins.nbytes()); }
@@ -124,9 +113,9 @@ public:
         auto* all = reinterpret_cast<uint32_t*>(m_threadBins.data_ptr<int32_t>());
         for (int thread = 0; thread < m_threads; ++thread) {
             if (!m_used[thread]) continue;
-            uint32_t* bins = all + thread * kBins;
-            for (int64_t i = 0; i < kBins; ++i) totals[i] += bins[i];
-            std::fill(bins, bins + kBins, 0u);
+            uint32_t* bins = all + thread * kRadixBins;
+            for (int64_t i = 0; i < kRadixBins; ++i) totals[i] += bins[i];
+            std::fill(bins, bins + kRadixBins, 0u);
             m_used[thread] = 0;
         }
         m_pending = 0;
@@ -136,11 +125,11 @@ private:
     uint32_t* binsOfThisThread() {
         const int thread = at::get_thread_num();
         m_used[thread] = 1;
-        return reinterpret_cast<uint32_t*>(m_threadBins.data_ptr<int32_t>()) + thread * kBins;
+        return reinterpret_cast<uint32_t*>(m_threadBins.data_ptr<int32_t>()) + thread * kRadixBins;
     }
 
     int m_threads;
-    at::Tensor m_threadBins;  // [threads, kBins] uint32 counts (stored as int32)
+    at::Tensor m_threadBins;  // [threads, kRadixBins] uint32 counts (stored as int32)
     std::vector<uint8_t> m_used;
     std::atomic<bool> m_invalid{false};
     int64_t m_pending = 0;  // scores counted since the last merge
@@ -207,8 +196,6 @@ private:
     RadixResult radixSelect(const LayerVisitor& forEachLayer, int64_t k, int64_t groupTotal,
                             KeySpace space, const std::string& group);
     void shareTies(Selection& selection, uint32_t key, int64_t ties);
-    void reportStep(const std::string& group, int step, uint32_t key, int64_t countBelow,
-                    int64_t target, int64_t groupTotal);
 
     const ScoreSource& m_source;
     const SelectionOptions& m_options;
@@ -216,35 +203,22 @@ private:
     const CancelToken* m_cancel;
     // The bins, made by the first radix selection (the row and nm groups need none).
     std::unique_ptr<RadixCounter> m_counter;
-    at::Tensor m_highTotals;  // [kBins] int64: pass 1 counts
-    at::Tensor m_lowTotals;   // [kBins] int64: pass 2 counts
+    at::Tensor m_highTotals;  // [kRadixBins] int64: pass 1 counts
+    at::Tensor m_lowTotals;   // [kRadixBins] int64: pass 2 counts
     int64_t m_rowBufferBytes = 0;
 };
-
-void ExactSelector::reportStep(const std::string& group, int step, uint32_t key, int64_t countBelow,
-                               int64_t target, int64_t groupTotal) {
-    SearchStepEvent event;
-    event.method = "exact";
-    event.group = group;
-    event.step = step;
-    event.threshold = keyValue(key);
-    event.countBelow = countBelow;
-    event.target = target;
-    event.error = double(countBelow - target) / double(std::max<int64_t>(1, groupTotal));
-    m_observer->onSearchStep(event);
-}
 
 RadixResult ExactSelector::radixSelect(const LayerVisitor& forEachLayer, int64_t k,
                                        int64_t groupTotal, KeySpace space,
                                        const std::string& group) {
     if (!m_counter) {
         m_counter = std::make_unique<RadixCounter>();
-        m_highTotals = at::empty({kBins}, at::kLong);
-        m_lowTotals = at::empty({kBins}, at::kLong);
+        m_highTotals = at::empty({kRadixBins}, at::kLong);
+        m_lowTotals = at::empty({kRadixBins}, at::kLong);
     }
     RadixCounter& counter = *m_counter;
     int64_t* high = m_highTotals.data_ptr<int64_t>();
-    std::fill(high, high + kBins, 0);
+    std::fill(high, high + kRadixBins, 0);
     forEachLayer([&](int64_t layer, const LayerKeys& keys) {
         forEachKeySpan(keys.tensor, keys.absolute, [&](const KeySpan& span) {
             counter.makeRoomFor(span.count, high);
@@ -259,7 +233,7 @@ RadixResult ExactSelector::radixSelect(const LayerVisitor& forEachLayer, int64_t
         throwIfCancelled(m_cancel);
     });
     counter.drainInto(high);
-    const auto [bin, below] = findBin(high, k);
+    const auto [bin, below] = findRadixBin(high, k);
     RadixResult result;
     result.passes = 1;
     if (space != KeySpace::Wide) {
@@ -268,14 +242,14 @@ RadixResult ExactSelector::radixSelect(const LayerVisitor& forEachLayer, int64_t
                          : static_cast<uint32_t>(bin) << 16;
         result.less = below;
         result.equal = high[bin];
-        reportStep(group, 0, result.key, below + high[bin], k, groupTotal);
+        reportExactStep(m_observer, group, 0, result.key, below + high[bin], k, groupTotal);
         return result;
     }
-    reportStep(group, 0, (static_cast<uint32_t>(bin) << 16) | 0xffffu, below + high[bin], k,
-               groupTotal);
+    reportExactStep(m_observer, group, 0, (static_cast<uint32_t>(bin) << 16) | 0xffffu,
+                    below + high[bin], k, groupTotal);
 
     int64_t* low = m_lowTotals.data_ptr<int64_t>();
-    std::fill(low, low + kBins, 0);
+    std::fill(low, low + kRadixBins, 0);
     forEachLayer([&](int64_t, const LayerKeys& keys) {
         forEachKeySpan(keys.tensor, keys.absolute, [&](const KeySpan& span) {
             counter.makeRoomFor(span.count, low);
@@ -286,12 +260,12 @@ RadixResult ExactSelector::radixSelect(const LayerVisitor& forEachLayer, int64_t
         throwIfCancelled(m_cancel);
     });
     counter.drainInto(low);
-    const auto [lowBin, belowLow] = findBin(low, k - below);
+    const auto [lowBin, belowLow] = findRadixBin(low, k - below);
     result.key = (static_cast<uint32_t>(bin) << 16) | static_cast<uint32_t>(lowBin);
     result.less = below + belowLow;
     result.equal = low[lowBin];
     result.passes = 2;
-    reportStep(group, 1, result.key, result.less + result.equal, k, groupTotal);
+    reportExactStep(m_observer, group, 1, result.key, result.less + result.equal, k, groupTotal);
     return result;
 }
 
@@ -401,17 +375,10 @@ void ExactSelector::selectRows(Selection& selection) {
 }
 
 void ExactSelector::checkNM(Selection& selection) {
-    const int64_t n = m_options.nmKeep, m = m_options.nmGroup;
-    for (int64_t layer = 0; layer < m_source.layerCount(); ++layer) {
-        const int64_t cols = m_source.shape(layer)[1];
-        if (cols % m != 0)
-            throw Error(ErrorKind::BadArgument, "", m_source.layerName(layer),
-                        "N:M needs the input dimension (" + std::to_string(cols) +
-                            ") to be divisible by M = " + std::to_string(m));
-    }
+    checkNMShapes(m_source, m_options.nmGroup);
     selection.passes = 1;
     for (int64_t layer = 0; layer < m_source.layerCount(); ++layer) {
-        const int64_t k = m_source.numel(layer) / m * (m - n);
+        const int64_t k = nmTargetCount(m_source.numel(layer), m_options.nmKeep, m_options.nmGroup);
         selection.target += k;
         selection.selected += k;
         const LayerKeys keys = readLayerKeys(m_source, layer);
@@ -435,6 +402,28 @@ void ExactSelector::checkNM(Selection& selection) {
 }
 
 }  // namespace
+
+std::pair<int64_t, int64_t> findRadixBin(const int64_t* totals, int64_t k) {
+    int64_t below = 0;
+    for (int64_t bin = 0; bin < kRadixBins; ++bin) {
+        if (below + totals[bin] >= k) return {bin, below};
+        below += totals[bin];
+    }
+    throw Error(ErrorKind::Internal, "", "exact selection", "fewer scores than the target");
+}
+
+void reportExactStep(ObserverRef observer, const std::string& group, int step, uint32_t key,
+                     int64_t countBelow, int64_t target, int64_t groupTotal) {
+    SearchStepEvent event;
+    event.method = "exact";
+    event.group = group;
+    event.step = step;
+    event.threshold = keyValue(key);
+    event.countBelow = countBelow;
+    event.target = target;
+    event.error = double(countBelow - target) / double(std::max<int64_t>(1, groupTotal));
+    observer->onSearchStep(event);
+}
 
 Selection exactSelect(const ScoreSource& source, const SelectionOptions& options,
                       ObserverRef observer, const CancelToken* cancel) {

@@ -15,6 +15,10 @@
 // N:M group: one pass that checks every score; the masks follow from the scores alone.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <utility>
+
 #include "core/prune/score_source.h"
 #include "core/prune/selection_options.h"
 #include "core/runtime/cancel.h"
@@ -24,5 +28,13 @@ namespace gp {
 
 Selection exactSelect(const ScoreSource& source, const SelectionOptions& options,
                       ObserverRef observer, const CancelToken* cancel);
+
+// Shared with the device kernels (device_select.h): the bin of 65,536 counts that holds the k-th
+// smallest key (k >= 1) and how many keys lie in the bins below it; and the SearchStepEvent of a
+// radix pass (`key` its threshold so far, `countBelow` the keys at or below it).
+constexpr int64_t kRadixBins = 65536;
+std::pair<int64_t, int64_t> findRadixBin(const int64_t* totals, int64_t k);
+void reportExactStep(ObserverRef observer, const std::string& group, int step, uint32_t key,
+                     int64_t countBelow, int64_t target, int64_t groupTotal);
 
 }  // namespace gp

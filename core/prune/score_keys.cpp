@@ -129,4 +129,18 @@ int64_t targetCount(double sparsity, int64_t n) {
     return static_cast<int64_t>(std::floor(sparsity * static_cast<double>(n)));
 }
 
+void checkNMShapes(const ScoreSource& source, int64_t group) {
+    for (int64_t layer = 0; layer < source.layerCount(); ++layer) {
+        const int64_t cols = source.shape(layer)[1];
+        if (cols % group != 0)
+            throw Error(ErrorKind::BadArgument, "", source.layerName(layer),
+                        "N:M needs the input dimension (" + std::to_string(cols) +
+                            ") to be divisible by M = " + std::to_string(group));
+    }
+}
+
+int64_t nmTargetCount(int64_t numel, int64_t keep, int64_t group) {
+    return numel / group * (group - keep);
+}
+
 }  // namespace gp

@@ -131,4 +131,9 @@ uint32_t floatKey(float value);
 // int(sparsity * total) and the sort reference.
 int64_t targetCount(double sparsity, int64_t n);
 
+// N:M: every layer's input dimension must be a multiple of M; a BadArgument naming the first
+// layer that is not. And the scores a layer of `numel` selects: all but N of every M.
+void checkNMShapes(const ScoreSource& source, int64_t group);
+int64_t nmTargetCount(int64_t numel, int64_t keep, int64_t group);
+
 }  // namespace gp

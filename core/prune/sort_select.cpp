@@ -114,16 +114,10 @@ void selectRows(const ScoreSource& source, const SelectionOptions& options, Sele
 }
 
 void checkNM(const ScoreSource& source, const SelectionOptions& options, Selection& selection) {
-    const int64_t n = options.nmKeep, m = options.nmGroup;
-    for (int64_t layer = 0; layer < source.layerCount(); ++layer) {
-        if (source.shape(layer)[1] % m != 0)
-            throw Error(ErrorKind::BadArgument, "", source.layerName(layer),
-                        "N:M needs the input dimension (" + std::to_string(source.shape(layer)[1]) +
-                            ") to be divisible by M = " + std::to_string(m));
-    }
+    checkNMShapes(source, options.nmGroup);
     for (int64_t layer = 0; layer < source.layerCount(); ++layer) {
         checkValues(source, layer, floatScores(source, layer));
-        const int64_t k = source.numel(layer) / m * (m - n);
+        const int64_t k = nmTargetCount(source.numel(layer), options.nmKeep, options.nmGroup);
         selection.target += k;
         selection.selected += k;
     }

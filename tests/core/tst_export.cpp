@@ -28,18 +28,11 @@
 
 namespace {
 
+using gp::test::readBytes;
+using gp::test::writeBytes;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-std::string readBytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void writeBytes(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-}
 
 std::string errorMessage(const std::function<void()>& action) {
     try {

@@ -20,6 +20,9 @@
 
 namespace {
 
+using gp::test::readBytes;
+using gp::test::writeBytes;
+
 namespace fs = std::filesystem;
 
 struct Shape {
@@ -78,16 +81,6 @@ std::string serialize(const Llama2cModel& m) {
     put(m.freqsSin);
     if (!s.shared) put(m.output);
     return bytes;
-}
-
-void writeBytes(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-}
-
-std::string readBytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 std::string layer(int l, const char* suffix) {

@@ -26,22 +26,14 @@
 
 namespace {
 
+using gp::test::readBytes;
+using gp::test::writeBytes;
+
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using Tensors = std::vector<std::pair<std::string, at::Tensor>>;
 
 // ---- bytes on disk ----
-
-std::string readBytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void writeBytes(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-    QVERIFY2(out.good(), path.c_str());
-}
 
 template <class T>
 std::string bytesOf(T value) {

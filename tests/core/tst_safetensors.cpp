@@ -18,22 +18,16 @@
 #include "core/io/safetensors.h"
 #include "core/runtime/error.h"
 #include "core/runtime/memory.h"
+#include "tests/support/test_support.h"
 
 namespace {
+
+using gp::test::readBytes;
+using gp::test::writeBytes;
 
 namespace fs = std::filesystem;
 
 using Tensors = std::vector<std::pair<std::string, at::Tensor>>;
-
-std::string readBytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void writeBytes(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-}
 
 QByteArray sha256(const std::string& path) {
     const std::string bytes = readBytes(path);

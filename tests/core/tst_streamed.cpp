@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,14 +27,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Layers = std::vector<std::pair<std::string, at::Tensor>>;
+using gp::test::readBytes;
 
-std::string readBytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    return bytes.str();
-}
+using Layers = std::vector<std::pair<std::string, at::Tensor>>;
 
 // Heavy-tailed weights in bf16 (many ties) and fp32, with a norm and an integer tensor that are
 // not scored, in an order that interleaves them.

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace gp::test {
@@ -58,6 +60,17 @@ std::string describeDifference(const at::Tensor& actual, const at::Tensor& expec
         out << " [" << at << "] " << a[at].item<double>() << " vs " << e[at].item<double>();
     }
     return out.str();
+}
+
+std::string readBytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void writeBytes(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+    QVERIFY2(out.good(), path.c_str());
 }
 
 }  // namespace gp::test

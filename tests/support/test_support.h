@@ -17,6 +17,11 @@ std::string dataFileOrEmpty(const std::string& relative, QString* whyMissing);
 // The built-in demo model folder (resources/demo-model in the source tree).
 std::string demoModelDir();
 
+// A whole file's bytes ("" when it cannot be read); and writing them, replacing the file (a
+// failed write fails the current test, naming the path).
+std::string readBytes(const std::string& path);
+void writeBytes(const std::string& path, const std::string& bytes);
+
 // Describes how two tensors differ: shapes, max |a-b|, and the first differing values.
 std::string describeDifference(const at::Tensor& actual, const at::Tensor& expected, double atol,
                                double rtol);

@@ -5,10 +5,12 @@
 #include "app/cli/command.h"
 #include "app/cli/interrupt.h"
 #include "core/api/engine.h"
+#include "core/runtime/allocator.h"
 #include "core/runtime/cancel.h"
 #include "core/runtime/error.h"
 
 int main(int argc, char** argv) {
+    gp::configureAllocator();  // before Qt or LibTorch start threads of their own
     CLI::App root{"GradProbe: prune neural networks with magnitude, WANDA and the gradient probe",
                   "gradprobe"};
     root.set_version_flag("--version", std::string("gradprobe ") + GP_VERSION);

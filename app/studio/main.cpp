@@ -12,6 +12,7 @@
 #include <deque>
 
 #include "core/api/engine.h"
+#include "core/runtime/allocator.h"
 #include "ui/controls_panel.h"
 #include "ui/main_window.h"
 #include "ui/run_controller.h"
@@ -41,6 +42,7 @@ bool parseRuns(const QString& text, std::deque<ScriptedRun>& runs) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    gp::configureAllocator();  // before Qt or LibTorch start threads of their own
     QApplication app(argc, argv);
     QApplication::setApplicationName("GradProbe Studio");
     QApplication::setOrganizationName("GradProbe");

@@ -18,7 +18,7 @@
 
 namespace gp {
 
-// Process-wide set-up (LibTorch threads). Call once at start-up, before any session.
+// Process-wide set-up (the heap, LibTorch threads). Call once at start-up, before any session.
 void initialiseEngine();
 // "GradProbe 0.1.0, LibTorch 1.13.1 (CPU)" and the like, for reports.
 std::string engineVersion();

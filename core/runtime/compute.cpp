@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "core/runtime/allocator.h"
 #include "core/runtime/error.h"
 
 namespace gp {
@@ -42,6 +43,7 @@ ComputeSpec parseCompute(const std::string& device, const std::string& dtype) {
 }
 
 void initialiseLibTorch() {
+    configureAllocator();
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     if (at::get_num_threads() != static_cast<int>(cores)) at::set_num_threads(cores);
 }

@@ -20,7 +20,8 @@ at::ScalarType parseDtype(const std::string& text);
 std::string dtypeName(at::ScalarType dtype);  // "fp32", "bf16", "fp16", ...
 ComputeSpec parseCompute(const std::string& device, const std::string& dtype);
 
-// Process-wide LibTorch set-up: intra-op threads = hardware cores (LibTorch starts with ONE here).
+// Process-wide LibTorch set-up: the heap (configureAllocator) and intra-op threads = hardware
+// cores (LibTorch starts with ONE here).
 void initialiseLibTorch();
 
 }  // namespace gp

@@ -6,7 +6,15 @@
 #include <iterator>
 #include <sstream>
 
+#include "core/runtime/allocator.h"
+
 namespace gp::test {
+
+namespace {
+// Every test process gets the engine's heap set-up before its first test, as the apps do, whether
+// or not the test calls initialiseEngine().
+const bool allocatorConfigured = (configureAllocator(), true);
+}  // namespace
 
 std::string dataDir() {
     const char* value = std::getenv("GRADPROBE_DATA");

@@ -72,9 +72,18 @@ struct ThresholdEvent {
     int64_t extraBytes = 0;  // peak memory the selection needed beyond the scores
 };
 
+// A part of a fused prunable tensor (Phi-3's qkv_proj holds q, k and v; gate_up_proj holds gate
+// and up): its rows [firstRow, firstRow + rows) of the [out, in] matrix.
+struct LayerPart {
+    std::string name;  // "q", "k", "v", "gate", "up"
+    int64_t firstRow = 0;
+    int64_t rows = 0;
+};
+
 // Per-layer outcome of selection and probe (pruned = candidates - restored).
 struct LayerResultEvent {
     std::string layer;
+    std::vector<LayerPart> parts;  // a fused layer's parts; empty for a plain one
     int64_t numel = 0;
     int64_t candidates = 0;
     int64_t pruned = 0;

@@ -563,7 +563,7 @@ private Q_SLOTS:
             << "rope_scaling|low_freq_factor";
         QTest::newRow("longrope factors of the wrong length")
             << R"({"rope_scaling": {"type": "longrope", "short_factor": [1], "long_factor": [1]}})"
-            << "rope_scaling|2 entries";
+            << "rope_scaling|4 entries";
         QTest::newRow("partial rotary out of range") << R"({"partial_rotary_factor": 1.5})"
                                                      << "partial_rotary_factor|(0, 1]";
     }

@@ -101,14 +101,14 @@ std::vector<Case> cases() {
          {"rope_theta", 500.0},
          {"original_max_position_embeddings", 16},
          {"rope_scaling",
-          {{"type", "longrope"}, {"short_factor", {1.0, 1.5}}, {"long_factor", {3.0, 8.0}}}}});
+          {{"type", "longrope"}, {"short_factor", {1.0, 1.5}}, {"long_factor", {0.25, 0.05}}}}});
     all.push_back({"phi3 longrope", longrope, {"rope scaling"}});
 
     json gemma2 = baseConfig("gemma2");
     gemma2.update({{"head_dim", 16},
                    {"query_pre_attn_scalar", 64},
                    {"attn_logit_softcapping", 1.5},
-                   {"final_logit_softcapping", 2.0},
+                   {"final_logit_softcapping", 8.0},
                    {"sliding_window", 8},
                    {"hidden_activation", "gelu_pytorch_tanh"},
                    {"tie_word_embeddings", true}});

@@ -83,13 +83,13 @@ struct LayerPart {
 // Per-layer outcome of selection and probe (pruned = candidates - restored).
 struct LayerResultEvent {
     std::string layer;
-    std::vector<LayerPart> parts;  // a fused layer's parts; empty for a plain one
     int64_t numel = 0;
     int64_t candidates = 0;
     int64_t pruned = 0;
     int64_t restored = 0;
     double targetSparsity = 0.0;
     double sparsity = 0.0;  // achieved: zeros of this layer after the run / numel
+    std::vector<LayerPart> parts;  // a fused layer's parts; empty for a plain one
 };
 
 struct MemorySampleEvent {

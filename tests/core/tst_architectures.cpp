@@ -108,7 +108,7 @@ std::vector<Case> cases() {
     gemma2.update({{"head_dim", 16},
                    {"query_pre_attn_scalar", 64},
                    {"attn_logit_softcapping", 1.5},
-                   {"final_logit_softcapping", 8.0},
+                   {"final_logit_softcapping", 30.0},
                    {"sliding_window", 8},
                    {"hidden_activation", "gelu_pytorch_tanh"},
                    {"tie_word_embeddings", true}});

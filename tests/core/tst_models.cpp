@@ -786,7 +786,8 @@ private Q_SLOTS:
                  (std::vector<std::string>{"global", "local", "global", "local"}));
 
         QCOMPARE(gp::supportedModelTypes(),
-                 (std::vector<std::string>{"llama", "mistral", "gpt_neo", "gpt2", "mlp"}));
+                 (std::vector<std::string>{"llama", "mistral", "gpt_neo", "gpt2", "mlp", "qwen2",
+                                           "qwen3", "phi3", "gemma2"}));
         QCOMPARE(std::string(gp::architectureName(gp::Architecture::GptNeo)),
                  std::string("gpt_neo"));
     }

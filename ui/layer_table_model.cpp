@@ -12,6 +12,24 @@ QString percent(double fraction) {
     return QString::number(100.0 * fraction, 'f', 1) + " %";
 }
 
+// A fused layer's parts after its name: " [q,k,v]".
+QString partsLabel(const LayerInfo& layer) {
+    QStringList names;
+    for (const LayerPart& part : layer.parts) names << QString::fromStdString(part.name);
+    return names.isEmpty() ? QString() : " [" + names.join(',') + "]";
+}
+
+// And their rows in the tooltip: "q: rows 0–3071".
+QString partsTip(const LayerInfo& layer) {
+    QString tip;
+    for (const LayerPart& part : layer.parts)
+        tip += QString("\n%1: rows %2–%3")
+                   .arg(QString::fromStdString(part.name))
+                   .arg(part.firstRow)
+                   .arg(part.firstRow + part.rows - 1);
+    return tip;
+}
+
 }  // namespace
 
 LayerTableModel::LayerTableModel(StudioSession* session, QObject* parent)
@@ -63,11 +81,11 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
         return {};
     }
     if (role == Qt::ToolTipRole && index.column() == Name)
-        return QString::fromStdString(layer.info.name);
+        return QString::fromStdString(layer.info.name) + partsTip(layer.info);
     if (role != Qt::DisplayRole) return {};
     switch (index.column()) {
         case Name:
-            return shortLayerName(layer.info.name);
+            return shortLayerName(layer.info.name) + partsLabel(layer.info);
         case Shape: {
             QStringList sizes;
             for (int64_t size : layer.info.shape) sizes << QString::number(size);

@@ -19,11 +19,28 @@ struct InfoOptions {
     bool json = false;
 };
 
+// A fused layer's parts: "q 0-3071, k 3072-4095, v 4096-5119" (rows, inclusive).
+std::string partsText(const LayerInfo& layer) {
+    std::string text;
+    for (const LayerPart& part : layer.parts)
+        text += (text.empty() ? "" : ", ") + part.name + " " + std::to_string(part.firstRow) + "-" +
+                std::to_string(part.firstRow + part.rows - 1);
+    return text;
+}
+
 nlohmann::json infoJson(const ModelInfo& info) {
     nlohmann::json layers = nlohmann::json::array();
-    for (const LayerInfo& layer : info.prunableLayers)
-        layers.push_back({{"name", layer.name}, {"block", layer.block}, {"shape", layer.shape},
-                          {"numel", layer.numel}});
+    for (const LayerInfo& layer : info.prunableLayers) {
+        nlohmann::json entry = {{"name", layer.name}, {"block", layer.block},
+                                {"shape", layer.shape}, {"numel", layer.numel}};
+        if (!layer.parts.empty()) {
+            entry["parts"] = nlohmann::json::array();
+            for (const LayerPart& part : layer.parts)
+                entry["parts"].push_back(
+                    {{"name", part.name}, {"first_row", part.firstRow}, {"rows", part.rows}});
+        }
+        layers.push_back(entry);
+    }
     return {{"path", info.path},
             {"format", info.format},
             {"architecture", info.architecture},
@@ -56,8 +73,10 @@ void printInfo(const ModelInfo& info) {
     for (const LayerInfo& layer : info.prunableLayers) {
         std::string shape;
         for (int64_t size : layer.shape) shape += (shape.empty() ? "" : "x") + std::to_string(size);
-        std::printf("  %-50s %12s %10lld\n", layer.name.c_str(), shape.c_str(),
+        std::printf("  %-50s %12s %10lld", layer.name.c_str(), shape.c_str(),
                     (long long)layer.numel);
+        if (!layer.parts.empty()) std::printf("  parts: %s", partsText(layer).c_str());
+        std::printf("\n");
     }
 }
 

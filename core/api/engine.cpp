@@ -59,6 +59,7 @@ ModelInfo describe(const ModelSession::Impl& session) {
         layer.block = weight.block;
         layer.shape = weight.matrix.sizes().vec();
         layer.numel = weight.matrix.numel();
+        layer.parts = weight.parts;
         info.prunableParameters += layer.numel;
         info.prunableLayers.push_back(std::move(layer));
     }
@@ -163,7 +164,7 @@ EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* obser
         options.textPath.empty() ? session.checkpoint.evaluationTextPath : options.textPath;
     if (textPath.empty())
         throw badArgument("--text", "this model ships no evaluation text; give a text file");
-    const int64_t context = session.config.maxPositions > 0 ? session.config.maxPositions : 512;
+    const int64_t context = contextLength(session.config) > 0 ? contextLength(session.config) : 512;
     PerplexityOptions perplexity;
     perplexity.seqlen = options.seqlen > 0 ? options.seqlen : std::min<int64_t>(512, context);
     if (perplexity.seqlen < 2) throw badArgument("--seqlen", "must be at least 2");

@@ -30,12 +30,13 @@ struct LayerInfo {
     int64_t block = 0;             // transformer block; -1 for the output head
     std::vector<int64_t> shape;    // [out, in]
     int64_t numel = 0;
+    std::vector<LayerPart> parts;  // a fused tensor's parts by rows (Phi-3 qkv_proj: q, k, v)
 };
 
 struct ModelInfo {
     std::string path;
     std::string format;        // "huggingface" | "safetensors" | "llama2c"
-    std::string architecture;  // "llama" | "mistral" | "gpt_neo" | "gpt2" | "mlp"
+    std::string architecture;  // config.json model_type: "llama", "qwen2", "gemma2", ...
     std::string dtype;         // compute dtype: "fp32" | "bf16" | "fp16"
     std::string device;        // "cpu" | "cuda:0"
     int64_t vocabSize = 0;

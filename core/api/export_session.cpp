@@ -162,7 +162,7 @@ Llama2cConfig llama2cConfigOf(const ModelSession::Impl& session) {
     if (c.architecture != Architecture::Llama) throw refuse("this is a " + c.modelType + " model");
     if (c.attentionBias || c.mlpBias) throw refuse("the model has biases");
     if (c.headDim * c.numHeads != c.hiddenSize) throw refuse("head_dim * heads != hidden_size");
-    if (c.ropeTheta != 10000.0 || c.ropeLinearFactor != 1.0)
+    if (c.ropeTheta != 10000.0 || c.rope.type != "default")
         throw refuse("run.c's rotary base is 10000 without scaling");
     if (c.normEps != 1e-5) throw refuse("run.c's RMSNorm epsilon is 1e-5");
     if (!c.activation.empty() && c.activation != "silu") throw refuse("run.c's MLP uses SiLU");

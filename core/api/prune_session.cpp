@@ -62,7 +62,7 @@ void applyMasksOf(ModelSession::Impl& session, int runId) {
 
 int64_t defaultSeqlen(const ModelSession::Impl& session, int64_t requested) {
     if (requested > 0) return requested;
-    const int64_t context = session.config.maxPositions > 0 ? session.config.maxPositions : 512;
+    const int64_t context = contextLength(session.config) > 0 ? contextLength(session.config) : 512;
     return std::min<int64_t>(512, context);
 }
 

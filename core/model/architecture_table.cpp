@@ -7,7 +7,7 @@ namespace {
 
 using Table = std::map<TensorRole, std::string>;
 
-const Table& llamaTable() {  // also Mistral
+const Table& llamaTable() {  // also Mistral and Qwen2
     static const Table table = {
         {TensorRole::TokenEmbedding, "model.embed_tokens"},
         {TensorRole::FinalNorm, "model.norm"},
@@ -22,6 +22,45 @@ const Table& llamaTable() {  // also Mistral
         {TensorRole::MlpUp, "model.layers.{}.mlp.up_proj"},
         {TensorRole::MlpDown, "model.layers.{}.mlp.down_proj"},
     };
+    return table;
+}
+
+// Qwen2 has llama's names; Qwen3 adds the per-head norms of q and k.
+const Table& qwen3Table() {
+    static const Table table = [] {
+        Table names = llamaTable();
+        names[TensorRole::QueryNorm] = "model.layers.{}.self_attn.q_norm";
+        names[TensorRole::KeyNorm] = "model.layers.{}.self_attn.k_norm";
+        return names;
+    }();
+    return table;
+}
+
+const Table& phi3Table() {
+    static const Table table = {
+        {TensorRole::TokenEmbedding, "model.embed_tokens"},
+        {TensorRole::FinalNorm, "model.norm"},
+        {TensorRole::OutputHead, "lm_head"},
+        {TensorRole::AttentionNorm, "model.layers.{}.input_layernorm"},
+        {TensorRole::QueryKeyValue, "model.layers.{}.self_attn.qkv_proj"},
+        {TensorRole::AttentionOutput, "model.layers.{}.self_attn.o_proj"},
+        {TensorRole::MlpNorm, "model.layers.{}.post_attention_layernorm"},
+        {TensorRole::MlpGateUp, "model.layers.{}.mlp.gate_up_proj"},
+        {TensorRole::MlpDown, "model.layers.{}.mlp.down_proj"},
+    };
+    return table;
+}
+
+// Gemma 2 names its four norms by position: input (before attention), post_attention (after
+// it), pre_feedforward and post_feedforward.
+const Table& gemma2Table() {
+    static const Table table = [] {
+        Table names = llamaTable();
+        names[TensorRole::PostAttentionNorm] = "model.layers.{}.post_attention_layernorm";
+        names[TensorRole::MlpNorm] = "model.layers.{}.pre_feedforward_layernorm";
+        names[TensorRole::PostMlpNorm] = "model.layers.{}.post_feedforward_layernorm";
+        return names;
+    }();
     return table;
 }
 
@@ -80,6 +119,14 @@ const Table& tableFor(Architecture architecture) {
             return gpt2Table();
         case Architecture::Mlp:
             return mlpTable();
+        case Architecture::Qwen2:
+            return llamaTable();
+        case Architecture::Qwen3:
+            return qwen3Table();
+        case Architecture::Phi3:
+            return phi3Table();
+        case Architecture::Gemma2:
+            return gemma2Table();
     }
     throw Error(ErrorKind::Internal, "", architectureName(architecture), "no tensor-name table");
 }

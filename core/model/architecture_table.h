@@ -24,12 +24,17 @@ enum class TensorRole {
     Query,
     Key,
     Value,
-    QueryKeyValue,  // GPT-2's packed c_attn
+    QueryKeyValue,  // GPT-2's packed c_attn; Phi-3's fused qkv_proj
+    QueryNorm,      // Qwen3's per-head q_norm
+    KeyNorm,        // Qwen3's per-head k_norm
     AttentionOutput,
-    MlpNorm,
+    PostAttentionNorm,  // Gemma 2's norm of the attention output (post_attention_layernorm)
+    MlpNorm,            // the norm before the MLP (Gemma 2: pre_feedforward_layernorm)
     MlpGate,
-    MlpUp,    // llama up_proj; GPT c_fc; mlp fc1
-    MlpDown,  // llama down_proj; GPT c_proj; mlp fc2
+    MlpUp,      // llama up_proj; GPT c_fc; mlp fc1
+    MlpGateUp,  // Phi-3's fused gate_up_proj
+    MlpDown,    // llama down_proj; GPT c_proj; mlp fc2
+    PostMlpNorm,  // Gemma 2's norm of the MLP output (post_feedforward_layernorm)
 };
 
 class TensorNames {

@@ -12,5 +12,9 @@ std::unique_ptr<CausalLM> createLlama(ModelConfig config, WeightMap weights);  /
 std::unique_ptr<CausalLM> createGptNeo(ModelConfig config, WeightMap weights);
 std::unique_ptr<CausalLM> createGpt2(ModelConfig config, WeightMap weights);
 std::unique_ptr<CausalLM> createMlp(ModelConfig config, WeightMap weights);
+std::unique_ptr<CausalLM> createQwen2(ModelConfig config, WeightMap weights);
+std::unique_ptr<CausalLM> createQwen3(ModelConfig config, WeightMap weights);
+std::unique_ptr<CausalLM> createPhi3(ModelConfig config, WeightMap weights);
+std::unique_ptr<CausalLM> createGemma2(ModelConfig config, WeightMap weights);
 
 }  // namespace gp

@@ -38,8 +38,16 @@ at::Tensor causalSelfAttention(const at::Tensor& q, const at::Tensor& k, const a
     const at::Tensor queries = q.reshape({batch * heads, tokens, hd}).to(scoreType);
     const at::Tensor keysT =
         keys.reshape({batch * heads, tokens, hd}).to(scoreType).transpose(1, 2);
-    const at::Tensor scores = at::baddbmm(mask.expand({batch * heads, tokens, tokens}), queries,
-                                          keysT, /*beta=*/1.0, /*alpha=*/spec.scale);  // [BH, T, T]
+    at::Tensor scores;  // [BH, T, T]
+    if (spec.logitSoftcap > 0.0) {
+        // Gemma 2: (q . k * scale / cap).tanh() * cap, then the mask.
+        scores = (at::bmm(queries, keysT) * spec.scale / spec.logitSoftcap).tanh() *
+                     spec.logitSoftcap +
+                 mask;
+    } else {
+        scores = at::baddbmm(mask.expand({batch * heads, tokens, tokens}), queries, keysT,
+                             /*beta=*/1.0, /*alpha=*/spec.scale);
+    }
     const at::Tensor probabilities = at::softmax(scores, -1, softmaxType).to(values.scalar_type());
     const at::Tensor mixed =
         at::bmm(probabilities, values.reshape({batch * heads, tokens, hd}));  // [BH, T, hd]

@@ -16,6 +16,9 @@ struct AttentionSpec {
     // of some earlier transformers releases (tril(..., -window - 1)) let one more key through.
     int64_t window = 0;
     bool upcastScores = false;  // compute q . k in fp32 (GPT-Neo does)
+    // > 0: scaled scores soft-capped to cap * tanh(score / cap) before the mask and softmax
+    // (Gemma 2's attn_logit_softcapping); 0: off.
+    double logitSoftcap = 0.0;
 };
 
 // [B, T, H * hd] -> [B, H, T, hd]

@@ -62,7 +62,8 @@ std::vector<PrunableWeight> CausalLM::prunableWeights(bool includeHead) {
     for (const TensorSpec& spec : specs) {
         if (!spec.prunable) continue;
         const at::Tensor& stored = weight(spec.name);
-        prunable.push_back({spec.name, spec.block, spec.storedTransposed ? stored.t() : stored});
+        prunable.push_back(
+            {spec.name, spec.block, spec.storedTransposed ? stored.t() : stored, spec.parts});
     }
     if (includeHead) {
         // A tied head is the token embedding itself: pruning it prunes the embedding too.
@@ -117,6 +118,10 @@ std::unique_ptr<CausalLM> instantiate(const ModelConfig& config, WeightMap weigh
         case Architecture::GptNeo: return createGptNeo(config, std::move(weights));
         case Architecture::Gpt2: return createGpt2(config, std::move(weights));
         case Architecture::Mlp: return createMlp(config, std::move(weights));
+        case Architecture::Qwen2: return createQwen2(config, std::move(weights));
+        case Architecture::Qwen3: return createQwen3(config, std::move(weights));
+        case Architecture::Phi3: return createPhi3(config, std::move(weights));
+        case Architecture::Gemma2: return createGemma2(config, std::move(weights));
     }
     return nullptr;
 }

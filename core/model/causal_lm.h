@@ -16,6 +16,7 @@
 #include "core/io/weight_map.h"
 #include "core/model/architecture_table.h"
 #include "core/model/model_config.h"
+#include "core/runtime/events.h"
 
 namespace gp {
 
@@ -27,6 +28,7 @@ struct PrunableWeight {
     std::string name;   // checkpoint tensor name, e.g. "model.layers.0.self_attn.q_proj.weight"
     int64_t block = 0;  // transformer block index; -1 for the output head
     at::Tensor matrix;  // [out, in] view of the live weight
+    std::vector<LayerPart> parts;  // a fused weight's parts (Phi-3 qkv_proj: q, k, v); else empty
 };
 
 // A tensor an architecture reads, with the shape its config implies, as stored in the checkpoint.
@@ -37,6 +39,7 @@ struct TensorSpec {
     bool prunable = false;          // a linear weight inside a block
     bool storedTransposed = false;  // GPT-2 Conv1D: stored [in, out]
     bool head = false;              // the output projection (the token embedding when tied)
+    std::vector<LayerPart> parts;   // a fused weight's row ranges, by what each part is
 };
 
 // Receives the input of every linear layer as the forward pass runs (for WANDA's activation

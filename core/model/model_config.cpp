@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "core/runtime/error.h"
 
 namespace gp {
@@ -106,58 +108,240 @@ std::string activation(const ConfigReader& in, const char* key, const std::strin
     throw in.error(key, "unsupported activation \"" + name + "\"; supported: " + joined(supported));
 }
 
-// rope_scaling: null or {"rope_type"|"type": "default"} changes nothing; "linear" divides the
-// positions by "factor". Other schemes (dynamic, yarn, llama3, ...) change the frequencies in
-// ways we do not implement, so they are refused rather than silently ignored.
-double ropeLinearFactor(const ConfigReader& in) {
-    if (!in.has("rope_scaling")) return 1.0;
-    const Json& scaling = in.at("rope_scaling");
-    if (!scaling.is_object()) throw in.error("rope_scaling", "expected an object or null");
-    const char* typeKey = scaling.contains("rope_type") ? "rope_type" : "type";
-    const std::string type = scaling.value(typeKey, std::string("default"));
-    if (type == "default") return 1.0;
-    if (type != "linear")
-        throw in.error("rope_scaling", "scaling type \"" + type +
-                                           "\" is not supported; supported: default, linear");
-    if (!scaling.contains("factor") || !scaling.at("factor").is_number() ||
-        !(scaling.at("factor").get<double>() > 0.0))
-        throw in.error("rope_scaling", "linear scaling needs a positive \"factor\"");
-    return scaling.at("factor").get<double>();
+// ---- rotary embeddings (the config side of transformers' modeling_rope_utils.py) ----
+
+const char* const kRopeTypes = "default, linear, dynamic, yarn, llama3, longrope";
+
+double ropeNumber(const ConfigReader& in, const char* blockKey, const Json& scaling,
+                  const char* key, double fallback, bool required = false) {
+    if (!scaling.contains(key) || scaling.at(key).is_null()) {
+        if (required) throw in.error(blockKey, std::string("needs \"") + key + "\"");
+        return fallback;
+    }
+    if (!scaling.at(key).is_number())
+        throw in.error(blockKey, std::string("\"") + key + "\" must be a number, got " +
+                                     scaling.at(key).dump());
+    return scaling.at(key).get<double>();
 }
 
-void parseLlama(const ConfigReader& in, ModelConfig& config) {
-    const bool mistral = config.architecture == Architecture::Mistral;
-    config.vocabSize = in.positiveInt("vocab_size");
-    config.hiddenSize = in.positiveInt("hidden_size");
-    config.intermediateSize = in.positiveInt("intermediate_size");
-    config.numLayers = in.positiveInt("num_hidden_layers");
+std::vector<double> ropeFactors(const ConfigReader& in, const char* blockKey, const Json& scaling,
+                                const char* key) {
+    const std::string problem = std::string("longrope needs \"") + key + "\", a list of numbers";
+    if (!scaling.contains(key) || !scaling.at(key).is_array()) throw in.error(blockKey, problem);
+    std::vector<double> factors;
+    for (const Json& value : scaling.at(key)) {
+        if (!value.is_number()) throw in.error(blockKey, problem);
+        factors.push_back(value.get<double>());
+    }
+    return factors;
+}
+
+void parseRopeScaling(const ConfigReader& in, const char* blockKey, const Json& scaling,
+                      ModelConfig& config) {
+    RopeScaling& rope = config.rope;
+    const char* typeKey = scaling.contains("rope_type") ? "rope_type" : "type";
+    rope.type = scaling.value(typeKey, std::string("default"));
+    if (rope.type == "su") rope.type = "longrope";  // Phi-3's first name for it
+    if (rope.type != "default" && rope.type != "linear" && rope.type != "dynamic" &&
+        rope.type != "yarn" && rope.type != "llama3" && rope.type != "longrope")
+        throw in.error(blockKey, "scaling type \"" + rope.type + "\" is not supported; supported: " +
+                                     kRopeTypes);
+    const bool needsFactor = rope.type != "default" && rope.type != "longrope";
+    rope.factor = ropeNumber(in, blockKey, scaling, "factor",
+                             rope.type == "longrope" ? 0.0 : 1.0, needsFactor);
+    if (needsFactor && !(rope.factor > 0.0))
+        throw in.error(blockKey, rope.type + " scaling needs a positive \"factor\"");
+    // Phi-3 keeps the pre-training length beside max_position_embeddings; that one wins, as in
+    // transformers' standardize_rope_params; else the block's, else max_position_embeddings.
+    const double blockOriginal =
+        ropeNumber(in, blockKey, scaling, "original_max_position_embeddings",
+                   double(config.maxPositions), rope.type == "llama3");
+    rope.originalMaxPositions = int64_t(in.number("original_max_position_embeddings", blockOriginal));
+    if (rope.originalMaxPositions <= 0)
+        throw in.error(blockKey, "\"original_max_position_embeddings\" must be positive");
+    const bool llama3 = rope.type == "llama3";
+    rope.lowFreqFactor = ropeNumber(in, blockKey, scaling, "low_freq_factor", 1.0, llama3);
+    rope.highFreqFactor = ropeNumber(in, blockKey, scaling, "high_freq_factor", 4.0, llama3);
+    if (llama3 && !(rope.highFreqFactor > rope.lowFreqFactor))
+        throw in.error(blockKey, "llama3 scaling needs high_freq_factor > low_freq_factor");
+    rope.attentionFactor = ropeNumber(in, blockKey, scaling, "attention_factor", 0.0);
+    // transformers reads beta_fast / beta_slow with `or`: 0 and null give the defaults.
+    rope.betaFast = ropeNumber(in, blockKey, scaling, "beta_fast", 0.0);
+    rope.betaSlow = ropeNumber(in, blockKey, scaling, "beta_slow", 0.0);
+    if (rope.betaFast == 0.0) rope.betaFast = 32.0;
+    if (rope.betaSlow == 0.0) rope.betaSlow = 1.0;
+    rope.mscale = ropeNumber(in, blockKey, scaling, "mscale", 0.0);
+    rope.mscaleAllDim = ropeNumber(in, blockKey, scaling, "mscale_all_dim", 0.0);
+    if (scaling.contains("truncate") && scaling.at("truncate").is_boolean())
+        rope.truncate = scaling.at("truncate").get<bool>();
+    if (rope.type == "longrope") {
+        rope.shortFactor = ropeFactors(in, blockKey, scaling, "short_factor");
+        rope.longFactor = ropeFactors(in, blockKey, scaling, "long_factor");
+    }
+}
+
+// rope_theta, partial_rotary_factor and the scaling block: rope_parameters (transformers 5,
+// which also holds rope_theta and may hold partial_rotary_factor) or rope_scaling (earlier
+// releases and most checkpoints). null, absent or {"rope_type"|"type": "default"} change
+// nothing; a type we do not implement is refused by name rather than silently ignored.
+void parseRope(const ConfigReader& in, ModelConfig& config) {
+    const char* blockKey = in.has("rope_parameters") ? "rope_parameters" : "rope_scaling";
+    config.ropeTheta = in.positiveNumber("rope_theta", 10000.0);
+    config.partialRotaryFactor = in.number("partial_rotary_factor", 1.0);
+    if (in.has(blockKey)) {
+        const Json& scaling = in.at(blockKey);
+        if (!scaling.is_object()) throw in.error(blockKey, "expected an object or null");
+        config.ropeTheta = ropeNumber(in, blockKey, scaling, "rope_theta", config.ropeTheta);
+        config.partialRotaryFactor = ropeNumber(in, blockKey, scaling, "partial_rotary_factor",
+                                                config.partialRotaryFactor);
+        parseRopeScaling(in, blockKey, scaling, config);
+    }
+    if (!(config.ropeTheta > 1.0))
+        throw in.error("rope_theta", "must be > 1, got " + std::to_string(config.ropeTheta));
+    if (!(config.partialRotaryFactor > 0.0 && config.partialRotaryFactor <= 1.0))
+        throw in.error("partial_rotary_factor",
+                       "must be in (0, 1], got " + std::to_string(config.partialRotaryFactor));
+    const int64_t rotary = int64_t(double(config.headDim) * config.partialRotaryFactor);
+    if (rotary % 2 != 0 || rotary == 0)
+        throw in.error(in.has("head_dim") ? "head_dim" : "num_attention_heads",
+                       "rotary embeddings need an even rotary dimension, got " +
+                           std::to_string(rotary));
+    const size_t frequencies = size_t(rotary / 2);
+    if (config.rope.type == "longrope" && (config.rope.shortFactor.size() != frequencies ||
+                                           config.rope.longFactor.size() != frequencies))
+        throw in.error(blockKey, "longrope short_factor and long_factor need " +
+                                     std::to_string(frequencies) + " entries each (rotary dim / 2)");
+}
+
+// num_attention_heads, num_key_value_heads and head_dim (explicit, the family's default, or
+// hidden / heads).
+void parseHeads(const ConfigReader& in, ModelConfig& config, int64_t defaultHeadDim) {
     config.numHeads = in.positiveInt("num_attention_heads");
     config.numKvHeads = in.positiveInt("num_key_value_heads", config.numHeads);
     requireDivides(in, "num_key_value_heads", config.numKvHeads, "num_attention_heads",
                    config.numHeads);
-    if (in.has("head_dim")) {
-        config.headDim = in.positiveInt("head_dim");
+    if (in.has("head_dim") || defaultHeadDim > 0) {
+        config.headDim = in.positiveInt("head_dim", defaultHeadDim);
     } else {
         requireDivides(in, "num_attention_heads", config.numHeads, "hidden_size",
                        config.hiddenSize);
         config.headDim = config.hiddenSize / config.numHeads;
     }
-    if (config.headDim % 2 != 0)
-        throw in.error(
-            in.has("head_dim") ? "head_dim" : "num_attention_heads",
-            "rotary embeddings need an even head dimension, got " + std::to_string(config.headDim));
-    config.maxPositions = in.positiveInt("max_position_embeddings", mistral ? 4096 * 32 : 2048);
-    config.normEps = in.positiveNumber("rms_norm_eps", 1e-6);
-    config.ropeTheta = in.positiveNumber("rope_theta", 10000.0);
-    config.ropeLinearFactor = ropeLinearFactor(in);
+}
+
+// The defaults of a rotary decoder family's config class where config.json leaves a key out.
+struct DecoderDefaults {
+    int64_t maxPositions = 2048;
+    double normEps = 1e-6;
+    int64_t headDim = 0;  // 0: hidden / heads
+    const char* activationKey = "hidden_act";
+    const char* activation = "silu";
+    bool tieWordEmbeddings = false;
+};
+
+// What every rotary decoder (llama, mistral, qwen2, qwen3, phi3, gemma2) reads.
+void parseDecoder(const ConfigReader& in, ModelConfig& config, const DecoderDefaults& defaults) {
+    config.vocabSize = in.positiveInt("vocab_size");
+    config.hiddenSize = in.positiveInt("hidden_size");
+    config.intermediateSize = in.positiveInt("intermediate_size");
+    config.numLayers = in.positiveInt("num_hidden_layers");
+    parseHeads(in, config, defaults.headDim);
+    config.maxPositions = in.positiveInt("max_position_embeddings", defaults.maxPositions);
+    config.normEps = in.positiveNumber("rms_norm_eps", defaults.normEps);
+    parseRope(in, config);
+    config.activation = activation(in, defaults.activationKey, defaults.activation);
+    config.tieWordEmbeddings = in.boolean("tie_word_embeddings", defaults.tieWordEmbeddings);
+}
+
+// layer_types ["full_attention" | "sliding_attention", ...] -> which blocks slide.
+std::vector<bool> slidingLayerTypes(const ConfigReader& in, int64_t layers) {
+    const Json& types = in.at("layer_types");
+    if (!types.is_array() || int64_t(types.size()) != layers)
+        throw in.error("layer_types", "expected " + std::to_string(layers) +
+                                          " entries of \"full_attention\" or \"sliding_attention\"");
+    std::vector<bool> sliding;
+    for (const Json& type : types) {
+        if (type != "full_attention" && type != "sliding_attention")
+            throw in.error("layer_types", "unknown layer type " + type.dump() +
+                                              "; supported: full_attention, sliding_attention");
+        sliding.push_back(type == "sliding_attention");
+    }
+    return sliding;
+}
+
+void parseLlama(const ConfigReader& in, ModelConfig& config) {
+    const bool mistral = config.architecture == Architecture::Mistral;
+    DecoderDefaults defaults;
+    defaults.maxPositions = mistral ? 4096 * 32 : 2048;
+    parseDecoder(in, config, defaults);
     config.attentionBias = in.boolean("attention_bias", false);
     config.mlpBias = in.boolean("mlp_bias", false);
-    config.activation = activation(in, "hidden_act", "silu");
-    config.tieWordEmbeddings = in.boolean("tie_word_embeddings", false);
     // MistralConfig's default window is 4096; an explicit null turns it off.
     if (mistral)
         config.slidingWindow =
             in.isNull("sliding_window") ? 0 : in.positiveInt("sliding_window", 4096);
+}
+
+// Qwen2Config / Qwen3Config: the window is used only with use_sliding_window (else none,
+// whatever sliding_window says), and then by the blocks from max_window_layers on; layer_types,
+// when given, says it per block instead.
+void parseQwen(const ConfigReader& in, ModelConfig& config) {
+    const bool qwen3 = config.architecture == Architecture::Qwen3;
+    DecoderDefaults defaults;
+    defaults.maxPositions = 32768;
+    defaults.headDim = qwen3 ? 128 : 0;  // Qwen3Config's head_dim defaults to 128
+    parseDecoder(in, config, defaults);
+    if (qwen3) config.attentionBias = in.boolean("attention_bias", false);
+    if (!in.boolean("use_sliding_window", false) || in.isNull("sliding_window")) return;
+    config.slidingWindow = in.positiveInt("sliding_window", 4096);
+    if (in.has("layer_types")) {
+        config.slidingLayers = slidingLayerTypes(in, config.numLayers);
+        return;
+    }
+    const int64_t firstSliding = int64_t(in.number("max_window_layers", 28));
+    for (int64_t block = 0; block < config.numLayers; ++block)
+        config.slidingLayers.push_back(block >= firstSliding);
+}
+
+// Phi3Config: fused qkv_proj and gate_up_proj, partial rotary, a window on every block when
+// sliding_window is set (Phi-3-mini ships 2047).
+void parsePhi3(const ConfigReader& in, ModelConfig& config) {
+    DecoderDefaults defaults;
+    defaults.maxPositions = 4096;
+    defaults.normEps = 1e-5;
+    parseDecoder(in, config, defaults);
+    if (in.has("sliding_window")) config.slidingWindow = in.positiveInt("sliding_window");
+}
+
+// Gemma2Config: (1 + w) RMSNorm, GeGLU (hidden_activation), scaled embeddings, soft-capping,
+// query_pre_attn_scalar, and the window on every other block from block 0 (layer_types
+// "sliding_attention" where (i + 1) % 2; earlier releases: not layer_idx % 2, the same blocks).
+void parseGemma2(const ConfigReader& in, ModelConfig& config) {
+    DecoderDefaults defaults;
+    defaults.maxPositions = 8192;
+    defaults.headDim = 256;
+    defaults.activationKey = in.has("hidden_activation") ? "hidden_activation" : "hidden_act";
+    defaults.activation = "gelu_pytorch_tanh";
+    defaults.tieWordEmbeddings = true;
+    parseDecoder(in, config, defaults);
+    if (config.rope.type != "default")
+        throw in.error("rope_scaling", "gemma2 uses plain rotary embeddings; got scaling type \"" +
+                                           config.rope.type + "\"");
+    config.attentionBias = in.boolean("attention_bias", false);
+    config.queryPreAttnScalar = in.positiveNumber("query_pre_attn_scalar", 256.0);
+    config.attnLogitSoftcap = in.isNull("attn_logit_softcapping")
+                                  ? 0.0
+                                  : in.positiveNumber("attn_logit_softcapping", 50.0);
+    config.finalLogitSoftcap = in.isNull("final_logit_softcapping")
+                                   ? 0.0
+                                   : in.positiveNumber("final_logit_softcapping", 30.0);
+    config.slidingWindow = in.isNull("sliding_window") ? 0 : in.positiveInt("sliding_window", 4096);
+    if (in.has("layer_types")) {
+        config.slidingLayers = slidingLayerTypes(in, config.numLayers);
+        return;
+    }
+    for (int64_t block = 0; block < config.numLayers; ++block)
+        config.slidingLayers.push_back(block % 2 == 0);
 }
 
 // attention_types [[["global", "local"], 12]] -> 24 entries alternating global, local.
@@ -244,6 +428,10 @@ const std::vector<ModelType>& modelTypes() {
         {"gpt_neo", Architecture::GptNeo, parseGptNeo},
         {"gpt2", Architecture::Gpt2, parseGpt2},
         {"mlp", Architecture::Mlp, parseMlp},
+        {"qwen2", Architecture::Qwen2, parseQwen},
+        {"qwen3", Architecture::Qwen3, parseQwen},
+        {"phi3", Architecture::Phi3, parsePhi3},
+        {"gemma2", Architecture::Gemma2, parseGemma2},
     };
     return types;
 }
@@ -263,6 +451,16 @@ const char* architectureName(Architecture architecture) {
     for (const ModelType& type : modelTypes())
         if (type.architecture == architecture) return type.name;
     return "unknown";
+}
+
+int64_t contextLength(const ModelConfig& config) {
+    if (config.rope.type != "dynamic") return config.maxPositions;
+    return int64_t(double(config.maxPositions) * std::max(1.0, config.rope.factor));
+}
+
+int64_t attentionWindow(const ModelConfig& config, int64_t block) {
+    if (config.slidingLayers.empty()) return config.slidingWindow;
+    return config.slidingLayers.at(size_t(block)) ? config.slidingWindow : 0;
 }
 
 ModelConfig parseModelConfig(const std::string& jsonText, const std::string& fileForErrors) {

@@ -273,6 +273,7 @@ std::vector<at::Tensor> PruneRun::candidatesOf(const Selection& selection,
 LayerResultEvent& PruneRun::outcomeOf(int64_t layer) {
     LayerResultEvent& outcome = m_outcome[layer];
     outcome.layer = layers()[layer].name;
+    outcome.parts = layers()[layer].parts;
     outcome.numel = layers()[layer].matrix.numel();
     return outcome;
 }

@@ -73,11 +73,21 @@ Json toJson(const PruneOptions& o) {
             {"block_inputs", o.blockInputs}};
 }
 
+Json toJson(const LayerPart& p) {
+    return {{"name", p.name}, {"first_row", p.firstRow}, {"rows", p.rows}};
+}
+
 Json toJson(const LayerResultEvent& l) {
-    return {{"layer", l.layer},         {"numel", l.numel},
-            {"candidates", l.candidates}, {"pruned", l.pruned},
-            {"restored", l.restored},     {"target_sparsity", number(l.targetSparsity)},
-            {"sparsity", number(l.sparsity)}};
+    Json layer = {{"layer", l.layer},         {"numel", l.numel},
+                  {"candidates", l.candidates}, {"pruned", l.pruned},
+                  {"restored", l.restored},     {"target_sparsity", number(l.targetSparsity)},
+                  {"sparsity", number(l.sparsity)}};
+    if (!l.parts.empty()) {  // a fused layer (Phi-3's qkv_proj): which rows hold what
+        Json parts = Json::array();
+        for (const LayerPart& part : l.parts) parts.push_back(toJson(part));
+        layer["parts"] = parts;
+    }
+    return layer;
 }
 
 Json toJson(const SearchStepEvent& s) {
@@ -325,8 +335,18 @@ void read(const Node& n, PruneOptions& o) {
     n["block_inputs"].read(o.blockInputs);
 }
 
+void read(const Node& n, LayerPart& p) {
+    n["name"].read(p.name);
+    n["first_row"].read(p.firstRow);
+    n["rows"].read(p.rows);
+}
+
+template <typename T>
+void readList(const Node& n, std::vector<T>& out);
+
 void read(const Node& n, LayerResultEvent& l) {
     n["layer"].read(l.layer);
+    readList(n["parts"], l.parts);
     n["numel"].read(l.numel);
     n["candidates"].read(l.candidates);
     n["pruned"].read(l.pruned);

@@ -72,6 +72,14 @@ struct ThresholdEvent {
     int64_t extraBytes = 0;  // peak memory the selection needed beyond the scores
 };
 
+// A part of a fused prunable tensor (Phi-3's qkv_proj holds q, k and v; gate_up_proj holds gate
+// and up): its rows [firstRow, firstRow + rows) of the [out, in] matrix.
+struct LayerPart {
+    std::string name;  // "q", "k", "v", "gate", "up"
+    int64_t firstRow = 0;
+    int64_t rows = 0;
+};
+
 // Per-layer outcome of selection and probe (pruned = candidates - restored).
 struct LayerResultEvent {
     std::string layer;
@@ -81,6 +89,7 @@ struct LayerResultEvent {
     int64_t restored = 0;
     double targetSparsity = 0.0;
     double sparsity = 0.0;  // achieved: zeros of this layer after the run / numel
+    std::vector<LayerPart> parts;  // a fused layer's parts; empty for a plain one
 };
 
 struct MemorySampleEvent {

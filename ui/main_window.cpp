@@ -84,6 +84,8 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent)
     connectSession();
     connectControls();
     m_controls->setOptions(m_session->pruneOptions(), m_session->loadOptions());
+    m_controls->setThreads(m_session->threads());
+    m_controller->setComputeThreads(m_session->threads());
 
     m_replotClock.setInterval(kReplotIntervalMs);
     connect(&m_replotClock, &QTimer::timeout, this, [this] {
@@ -382,6 +384,10 @@ void MainWindow::connectControls() {
     connect(m_controls, &ControlsPanel::loadOptionsEdited, this, [this] {
         m_session->setLoadOptions(m_controls->loadOptions());
         if (m_session->hasModel()) openModel(QString::fromStdString(m_session->model().path));
+    });
+    connect(m_controls, &ControlsPanel::threadsEdited, this, [this](int threads) {
+        m_session->setThreads(threads);
+        m_controller->setComputeThreads(threads);
     });
     connect(m_controls, &ControlsPanel::runRequested, this, [this] { startRun(); });
     connect(m_controls, &ControlsPanel::cancelRequested, this, &MainWindow::cancelRun);

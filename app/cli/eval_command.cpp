@@ -34,7 +34,7 @@ void addEvalCommand(CLI::App& root, Action& action) {
     command->add_option("--batch-size", options->eval.batchSize, "windows per forward pass");
     command->add_option("--doc-separator", options->eval.docSeparator,
                         "split the text here and start each document with BOS (e.g. '<|endoftext|>')");
-    command->add_flag("--json", options->json, "print {tokens, nll, ppl, seconds} as JSON on stdout");
+    command->add_flag("--json", options->json, "print {tokens, windows, nll, ppl, seconds, threads} as JSON on stdout");
     command->callback([options, &action] {
         action = [options] {
             ProgressPrinter progress;
@@ -44,12 +44,14 @@ void addEvalCommand(CLI::App& root, Action& action) {
             if (options->json) {
                 const nlohmann::json out = {{"tokens", result.tokens}, {"windows", result.windows},
                                             {"nll", result.nll},       {"ppl", result.ppl},
-                                            {"seconds", result.seconds}};
+                                            {"seconds", result.seconds},
+                                            {"threads", result.threads}};
                 std::cout << out.dump(2) << "\n";
             } else {
-                std::printf("tokens %lld in %lld windows: nll %.6f, perplexity %.4f (%.2f s)\n",
+                std::printf("tokens %lld in %lld windows: nll %.6f, perplexity %.4f (%.2f s, %d "
+                            "threads)\n",
                             (long long)result.tokens, (long long)result.windows, result.nll,
-                            result.ppl, result.seconds);
+                            result.ppl, result.seconds, result.threads);
             }
             return 0;
         };

@@ -125,6 +125,7 @@ nlohmann::json resultJson(const PruneResult& result) {
                           {"ppl_after", result.pplAfter},
                           {"layers", layers},
                           {"seconds", result.seconds},
+                          {"threads", result.threads},
                           {"peak_rss_mb", double(result.peakRssBytes) / (1 << 20)}};
     if (o.blockwise) out["block_inputs"] = o.blockInputs;
     if (result.peakVramBytes >= 0) out["peak_vram_mb"] = double(result.peakVramBytes) / (1 << 20);
@@ -155,8 +156,8 @@ void printResult(const PruneResult& result) {
         std::printf("%-52s %10lld %10lld %10lld %8.2f%%\n", layer.layer.c_str(),
                     (long long)layer.numel, (long long)layer.pruned, (long long)layer.restored,
                     100.0 * layer.sparsity);
-    std::printf("time %.2f s, peak RSS %.0f MB\n",
-                result.seconds.count("total") ? result.seconds.at("total") : 0.0,
+    std::printf("time %.2f s on %d threads, peak RSS %.0f MB\n",
+                result.seconds.count("total") ? result.seconds.at("total") : 0.0, result.threads,
                 double(result.peakRssBytes) / (1 << 20));
 }
 
@@ -207,6 +208,10 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
     command->add_flag("--tune-both-steps", p.probe.tuneBothSteps,
                       "iterative: retuning redoes the previous round too");
     command->add_option("--calib", p.calibPath, "calibration text (default: the model's own)");
+    command->add_option("--calib-skip-bytes", p.calibSkipBytes,
+                        "start calibrating past the first N bytes of --calib (e.g. text held out "
+                        "for evaluation at its start)")
+        ->check(CLI::NonNegativeNumber);
     command->add_option("--eval", p.evalPath, "evaluation text (default: the model's own)");
     command->add_option("--nsamples", p.nsamples, "calibration windows");
     command->add_option("--seqlen", p.seqlen, "ids per window (default min(512, context))");

@@ -75,7 +75,14 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-void initialiseEngine() { initialiseLibTorch(); }
+void initialiseEngine(int threads, int reservedCores) {
+    initialiseLibTorch(threads, reservedCores);
+}
+
+int useComputeThreads(int threads, int reservedCores) {
+    setComputeThreads(chooseThreadCount(threads, reservedCores));
+    return computeThreads();
+}
 
 std::string engineVersion() {
     std::string version = "GradProbe " GP_VERSION_STRING ", LibTorch ";
@@ -103,8 +110,16 @@ const Tokenizer& ModelSession::Impl::requireTokenizer() const {
 }
 
 std::vector<int32_t> ModelSession::Impl::tokenizeFile(const std::string& path,
-                                                      const std::string& docSeparator) const {
-    const std::string text = readTextFile(path);
+                                                      const std::string& docSeparator,
+                                                      int64_t skipBytes) const {
+    std::string text = readTextFile(path);
+    if (skipBytes < 0 || skipBytes >= int64_t(text.size()))
+        throw badArgument("--calib-skip-bytes",
+                          std::to_string(skipBytes) + " leaves nothing of " + path + " (" +
+                              std::to_string(text.size()) + " bytes)");
+    size_t start = size_t(skipBytes);
+    while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
+    text.erase(0, start);
     TokenStreamOptions stream;
     stream.docSeparator = docSeparator;
     if (!docSeparator.empty()) {
@@ -190,6 +205,7 @@ EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* obser
     result.nll = measured.nll;
     result.ppl = measured.ppl;
     result.seconds = measured.seconds;
+    result.threads = computeThreads();
     return result;
 }
 

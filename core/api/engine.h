@@ -19,7 +19,12 @@
 namespace gp {
 
 // Process-wide set-up (the heap, LibTorch threads). Call once at start-up, before any session.
-void initialiseEngine();
+// Compute threads: `threads` when > 0 (--threads), else OMP_NUM_THREADS when set, else the
+// machine's cores less `reservedCores` (the Studio keeps one for the interface).
+void initialiseEngine(int threads = 0, int reservedCores = 0);
+// Compute threads for the jobs the CALLING thread runs from now on, chosen as above (a worker
+// thread calls it before each job: the count is kept per thread). Returns the count set.
+int useComputeThreads(int threads, int reservedCores = 0);
 // "GradProbe 0.1.0, LibTorch 1.13.1 (CPU)" and the like, for reports.
 std::string engineVersion();
 // The built-in demo model folder: $GP_DEMO_MODEL_DIR, beside the executable, or the source tree.
@@ -83,6 +88,7 @@ struct EvalResult {
     double nll = 0.0;     // mean next-token negative log-likelihood (nats)
     double ppl = 0.0;     // exp(nll)
     double seconds = 0.0;
+    int threads = 0;      // compute threads the evaluation ran on
 };
 
 // What the sparsity slider shows without running anything: the selection a target would make

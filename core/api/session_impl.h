@@ -35,7 +35,9 @@ struct ModelSession::Impl {
 
     const Tokenizer& requireTokenizer() const;
     // The token stream of a text file for this model (BOS per document when a separator is set).
-    std::vector<int32_t> tokenizeFile(const std::string& path, const std::string& docSeparator) const;
+    // skipBytes: start past this many bytes of the file (at the next UTF-8 character).
+    std::vector<int32_t> tokenizeFile(const std::string& path, const std::string& docSeparator,
+                                      int64_t skipBytes = 0) const;
 };
 
 }  // namespace gp

@@ -142,7 +142,8 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
                       session->compute.device.is_cuda() ? "GPU memory" : "RAM", "load");
         moveWeights(weights, session->compute);
     }
-    session->model = createCausalLM(session->config, std::move(weights), path);
+    session->model = createCausalLM(session->config, std::move(weights), path,
+                                    session->checkpoint.tensorAliases);
     const std::string tokenizerPath =
         options.tokenizerPath.empty() ? session->checkpoint.tokenizerPath : options.tokenizerPath;
     if (!tokenizerPath.empty()) {

@@ -3,10 +3,12 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/api/engine.h"
+#include "core/eval/perplexity.h"
 #include "core/io/checkpoint.h"
 #include "core/model/causal_lm.h"
 #include "core/runtime/compute.h"
@@ -36,6 +38,12 @@ struct ModelSession::Impl {
     const Tokenizer& requireTokenizer() const;
     // The token stream of a text file for this model (BOS per document when a separator is set).
     std::vector<int32_t> tokenizeFile(const std::string& path, const std::string& docSeparator) const;
+    // BOS of the tokenizer, else the config's bos_token_id; none when neither has one.
+    std::optional<int32_t> bosId() const;
+    // EvalOptions::perDocument: lm-eval's scoring of each document of the file alone.
+    EvalResult evaluateDocuments(const std::string& path, const EvalOptions& options,
+                                 const PerplexityOptions& perplexity, RunObserver* observer,
+                                 const CancelToken* cancel);
 };
 
 }  // namespace gp

@@ -80,6 +80,10 @@ struct EvalOptions {
     int64_t maxWindows = 0;      // 0 = all windows
     int64_t batchSize = 4;       // windows per forward pass
     std::string docSeparator;    // split documents here and start each with BOS ("" = off)
+    // Score each document alone as lm-evaluation-harness does (document_perplexity.h): BOS +
+    // the document in rolling windows of seqlen - 1 positions, none crossing into another
+    // document; maxWindows does not apply. Adds the word/byte measures to the result.
+    bool perDocument = false;
 };
 
 struct EvalResult {
@@ -89,6 +93,13 @@ struct EvalResult {
     double ppl = 0.0;     // exp(nll)
     double seconds = 0.0;
     int threads = 0;      // compute threads the evaluation ran on
+    // perDocument only (0 otherwise): lm-eval's tokenizer-independent measures.
+    int64_t documents = 0;
+    int64_t words = 0;
+    int64_t bytes = 0;
+    double wordPerplexity = 0.0;
+    double bytePerplexity = 0.0;
+    double bitsPerByte = 0.0;
 };
 
 // What the sparsity slider shows without running anything: the selection a target would make

@@ -54,6 +54,14 @@ std::vector<StoredTensor> storedLayout(const ModelSession::Impl& session) {
     return layout;
 }
 
+// The model's tensors under the names the checkpoint stores them by (a tied head stored as
+// lm_head.weight is held as the embedding): what the layout's names look up.
+WeightMap storedWeights(const ModelSession::Impl& session) {
+    WeightMap weights = session.model->weights();
+    for (const auto& [stored, held] : session.model->storedAs()) weights[stored] = weights.at(held);
+    return weights;
+}
+
 // The modules compressed-tensors sees: transformers builds GPT-2's block layers as Conv1D and
 // every other family's as nn.Linear; its output head is always nn.Linear.
 struct CompressionTargets {
@@ -85,6 +93,8 @@ std::set<std::string> prunableNames(ModelSession::Impl& session) {
     std::set<std::string> names;
     for (const PrunableWeight& weight : session.model->prunableWeights(session.options.includeHead))
         names.insert(weight.name);
+    for (const auto& [stored, held] : session.model->storedAs())
+        if (names.count(held)) names.insert(stored);  // a tied head stored as lm_head.weight
     return names;
 }
 
@@ -116,8 +126,9 @@ void exportHuggingFace(ModelSession::Impl& session, const ExportOptions& options
     weightOptions.prunable = prunable;
     if (compressed) weightOptions.compressed = targets.weights;
     weightOptions.maxShardBytes = options.maxShardBytes;
-    const HfWeightSummary weights =
-        writeHfWeights(folder, layout, session.model->weights(), weightOptions, cancel);
+    weightOptions.aliases = session.checkpoint.tensorAliases;
+    const WeightMap stored = storedWeights(session);
+    const HfWeightSummary weights = writeHfWeights(folder, layout, stored, weightOptions, cancel);
     result.shards = weights.shards;
     result.weightFileBytes = weights.fileBytes;
     result.denseWeightBytes = weights.denseTensorBytes;
@@ -141,9 +152,9 @@ void exportHuggingFace(ModelSession::Impl& session, const ExportOptions& options
 
     if (options.masks) {
         std::vector<std::pair<std::string, at::Tensor>> masks;
-        for (const StoredTensor& stored : layout)
-            if (prunable.count(stored.name))
-                masks.emplace_back(stored.name, session.model->weights().at(stored.name).ne(0));
+        for (const StoredTensor& tensor : layout)
+            if (prunable.count(tensor.name))
+                masks.emplace_back(tensor.name, stored.at(tensor.name).ne(0));
         writeMaskFile(folder.stagedPath(kMaskFileName), masks);
         result.maskFileBytes = fileSize(folder.stagedPath(kMaskFileName));
     }

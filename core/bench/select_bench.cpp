@@ -75,7 +75,8 @@ LoadedWeights loadWeights(const SelectBenchOptions& options) {
     } else {
         Checkpoint checkpoint = loadCheckpoint(options.model);
         const ModelConfig config = parseModelConfig(checkpoint.configText, checkpoint.configPath);
-        const auto model = createCausalLM(config, std::move(checkpoint.weights), options.model);
+        const auto model = createCausalLM(config, std::move(checkpoint.weights), options.model,
+                                          checkpoint.tensorAliases);
         for (const PrunableWeight& weight : model->prunableWeights(false))
             loaded.weights.emplace_back(weight.name, weight.matrix);
         loaded.source = options.model;

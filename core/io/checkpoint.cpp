@@ -96,9 +96,26 @@ void readConfig(const fs::path& configPath, Checkpoint* checkpoint) {
     checkpoint->configText = readTextFile(checkpoint->configPath);  // parsed by the model module
 }
 
+// Every metadata value that names a tensor is a candidate alias ("format": "pt" is not one);
+// keepDeclaredAliases drops those whose target is missing or whose name is stored itself.
+void collectAliases(const SafetensorsFile& file, Checkpoint* checkpoint) {
+    for (const auto& [key, value] : file.metadata())
+        if (key != "format" && key != value) checkpoint->tensorAliases[key] = value;
+}
+
+void keepDeclaredAliases(Checkpoint* checkpoint) {
+    for (auto alias = checkpoint->tensorAliases.begin();
+         alias != checkpoint->tensorAliases.end();) {
+        const bool valid = checkpoint->weights.count(alias->first) == 0 &&
+                           checkpoint->weights.count(alias->second) != 0;
+        alias = valid ? std::next(alias) : checkpoint->tensorAliases.erase(alias);
+    }
+}
+
 void addAllTensors(const SafetensorsFile& file, Checkpoint* checkpoint) {
     for (const SafetensorsEntry& entry : file.entries())
         checkpoint->weights[entry.name] = file.tensor(entry.name);
+    collectAliases(file, checkpoint);
     checkpoint->weightFiles.push_back(file.path());
 }
 
@@ -149,6 +166,7 @@ void addShardedTensors(const fs::path& folder, Checkpoint* checkpoint) {
     std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
     for (const std::string& shard : shardNames) {
         shards[shard] = SafetensorsFile::open((folder / shard).string());
+        collectAliases(*shards[shard], checkpoint);
         checkpoint->weightFiles.push_back(shards[shard]->path());
     }
     for (const auto& [name, shard] : weightMap) {
@@ -194,6 +212,7 @@ Checkpoint loadFolder(const fs::path& folder) {
         addAllTensors(*SafetensorsFile::open((folder / kSingleWeightsFile).string()), &checkpoint);
     else
         addShardedTensors(folder, &checkpoint);
+    keepDeclaredAliases(&checkpoint);
     findCompanionFiles(folder, &checkpoint);
     return checkpoint;
 }
@@ -210,6 +229,7 @@ Checkpoint loadSafetensorsFile(const fs::path& file) {
     checkpoint.path = file.string();
     readConfig(folder / kConfigFile, &checkpoint);
     addAllTensors(*SafetensorsFile::open(file.string()), &checkpoint);
+    keepDeclaredAliases(&checkpoint);
     findCompanionFiles(folder, &checkpoint);
     return checkpoint;
 }

@@ -4,6 +4,7 @@
 // INTERNAL to core: includes ATen.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,10 @@ struct Checkpoint {
     std::string configText;  // config JSON text (synthesised for llama2.c)
     WeightMap weights;       // checkpoint names -> tensors, memory-mapped where possible
     std::vector<std::string> weightFiles;  // the files the weights came from
+    // Names the safetensors metadata declares as another stored tensor (transformers writes
+    // {"model.embed_tokens.weight": "lm_head.weight"} for a tied embedding it stores once):
+    // alias -> stored name. Only aliases that are not themselves stored and whose target is.
+    std::map<std::string, std::string> tensorAliases;
     std::vector<StoredTensor> storedTensors;  // every tensor of `weights` as loaded, by name; kept
                                               // when `weights` is moved into a model
     std::string tokenizerPath;             // tokenizer.json / tokenizer.bin found, "" if none

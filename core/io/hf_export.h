@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct HfWeightOptions {
     std::set<std::string> prunable;    // pruned weights: their -0.0 are written as +0.0
     std::set<std::string> compressed;  // weights written in the sparse-bitmask layout
     int64_t maxShardBytes = kDefaultMaxShardBytes;
+    // Safetensors metadata aliases to write back (alias -> stored name), each into the file
+    // that holds its stored tensor, as the input declared them.
+    std::map<std::string, std::string> aliases;
 };
 
 struct HfWeightSummary {

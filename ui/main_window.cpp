@@ -623,7 +623,12 @@ void MainWindow::updateSummary() {
             .arg(QString::fromStdString(info.dtype), QString::fromStdString(info.device))
             .arg(info.totalParameters)
             .arg(info.prunableParameters)
-            .arg(info.prunableLayers.size()));
+            .arg(info.prunableLayers.size()) +
+        (info.maskPath.empty()
+             ? QString()
+             : tr("<br>masks: %1 (%2 layers)")
+                   .arg(QString::fromStdString(info.maskPath).toHtmlEscaped())
+                   .arg(info.maskProblem.empty() ? QString::number(info.maskLayers) : tr("unreadable"))));
     const int applied = m_session->appliedRun();
     m_applied->setText(applied < 0 ? tr("original weights") : tr("weights of run %1").arg(applied));
 }

@@ -112,6 +112,7 @@ QWidget* MainWindow::buildModelPanel() {
     auto* layout = new QVBoxLayout(top);
     layout->setContentsMargins(4, 4, 4, 4);
     m_summary = new QLabel;
+    m_summary->setObjectName("summary");
     m_summary->setWordWrap(true);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layout->addWidget(m_summary);

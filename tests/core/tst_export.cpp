@@ -293,7 +293,7 @@ private Q_SLOTS:
     }
 
     // The CLI: `export --dtype fp16` writes F16; `info` finds the masks in gradprobe/ and where
-    // earlier exports put them.
+    // earlier exports put them; `prune --dtype bf16 --out` writes BF16.
     void cliDtypeAndMasks() {
         const fs::path out = fresh("cli-export");
         const auto [code, output] = runCli({"export", "--model", QString::fromStdString(gp::demoModelPath()),
@@ -314,6 +314,19 @@ private Q_SLOTS:
         const json legacy = infoJson();
         QCOMPARE(legacy.at("masks").get<std::string>(), (out / gp::kLegacyMaskFileName).string());
         QVERIFY(legacy.at("mask_layers").get<int64_t>() > 0);
+
+        // prune --out with --dtype writes that dtype too.
+        const fs::path pruned = fresh("cli-prune");
+        const auto [pruneCode, pruneOutput] =
+            runCli({"prune", "--model", QString::fromStdString(gp::demoModelPath()), "--method",
+                    "magnitude", "--sparsity", "0.5", "--no-eval", "--dtype", "bf16", "--out",
+                    QString::fromStdString(pruned.string())});
+        QVERIFY2(pruneCode == 0, pruneOutput.c_str());
+        const auto prunedFile = gp::SafetensorsFile::open((pruned / "model.safetensors").string());
+        for (const gp::SafetensorsEntry& entry : prunedFile->entries())
+            QCOMPARE(entry.dtype, std::string("BF16"));
+        QCOMPARE(json::parse(readBytes(pruned / "config.json")).at("torch_dtype").get<std::string>(),
+                 std::string("bfloat16"));
     }
 
     // The demo model in fp16: F16 tensors and a weight file of about half the fp32 size (the

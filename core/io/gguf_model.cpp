@@ -181,6 +181,11 @@ Checkpoint loadGgufCheckpoint(const std::string& path) {
         throw badInput(path, "general.architecture",
                        "\"" + archName + "\" is not read: GGUF import takes llama (LLaMA, Mistral) "
                                          "and qwen2 models");
+    // Rotary scaling is not mapped back to config.json: refused rather than run unscaled.
+    const std::string scaling = archName + ".rope.scaling.type";
+    if (file->find(scaling) && file->string(scaling) != "none")
+        throw badInput(path, scaling, "\"" + file->string(scaling) +
+                                          "\" rope scaling is not read (only unscaled rope)");
     Checkpoint checkpoint;
     checkpoint.format = CheckpointFormat::Gguf;
     checkpoint.path = path;
@@ -188,7 +193,9 @@ Checkpoint loadGgufCheckpoint(const std::string& path) {
     bool allHalf = true;
     for (const GgufTensorInfo& info : file->tensors()) {
         const std::string name = hfTensorName(info.name);
-        if (info.name == "rope_freqs.weight") continue;  // llama3 rope factors: not used here
+        if (info.name == "rope_freqs.weight")
+            throw badInput(path, info.name, "Llama 3 rope frequency factors are not read "
+                                            "(only unscaled rope)");
         if (name.empty())
             throw badInput(path, info.name, "is not a tensor of a " + archName + " model");
         if (info.ne.size() >= 2 && GgmlType(info.type) != GgmlType::F16) allHalf = false;

@@ -35,6 +35,7 @@ std::string hfTensorName(const std::string& ggufName);
 // model_type llama, "qwen2" -> qwen2), weights under their Hugging Face names (F32/F16/BF16 as
 // stored, Q8_0 dequantised to float32, q and k rows permuted back for "llama"), the vocabulary in
 // `embeddedVocab`. Errors (BadInput) name the file and the key or tensor: another architecture,
+// rope scaling (<arch>.rope.scaling.type other than none, rope_freqs.weight),
 // a tensor type other than F32/F16/BF16/Q8_0 (K-quants and the rest, by name), a tensor the
 // table does not know, a missing or misshapen tensor.
 Checkpoint loadGgufCheckpoint(const std::string& path);

@@ -297,8 +297,13 @@ void exportGguf(ModelSession::Impl& session, const ExportOptions& options, Expor
     writeGgufModel(folder.stagedPath(name), header, weights, type);
     result.weightFileBytes = fileSize(folder.stagedPath(name));
     result.shards = 1;
-    for (const auto& [tensorName, tensor] : weights)
+    int64_t parameters = 0, zeros = 0;
+    for (const auto& [tensorName, tensor] : weights) {
         result.denseWeightBytes += int64_t(tensor.numel()) * int64_t(tensor.element_size());
+        parameters += tensor.numel();
+        zeros += tensor.eq(0).sum().item<int64_t>();
+    }
+    result.sparsity = parameters > 0 ? double(zeros) / double(parameters) : 0.0;
     result.modelPath = folder.finalPath(name);
 }
 

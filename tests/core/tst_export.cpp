@@ -419,7 +419,7 @@ private Q_SLOTS:
                     .find("row_offsets") != std::string::npos);
     }
 
-    // gradprobe_masks.safetensors: one bit per weight, set where the exported weight is kept.
+    // gradprobe/masks.safetensors: one bit per weight, set where the exported weight is kept.
     void masksFileMatchesTheZeros() {
         const fs::path input = fresh("input");
         writeTinyFolder(input, "gpt2", at::kFloat);

@@ -23,6 +23,8 @@ struct ModelSession::Impl {
     ComputeSpec compute;
     std::unique_ptr<CausalLM> model;
     std::unique_ptr<Tokenizer> tokenizer;  // null when the model ships none
+    std::string tokenizerJson;  // tokenizer.json text made from the model file's own vocabulary
+                                // (GGUF), "" otherwise
     ModelInfo info;
 
     // Pruning state (core/api/prune_session.cpp).

@@ -10,10 +10,10 @@
 #include "app/cli/command.h"
 #include "app/cli/interrupt.h"
 #include "app/cli/progress_printer.h"
-#include "app/cli/report_plots.h"
 #include "core/api/engine.h"
 #include "core/bench/streamed_prune.h"
 #include "core/io/export_folder.h"
+#include "core/report/svg_figures.h"
 #include "core/runtime/error.h"
 
 namespace gp::cli {
@@ -291,7 +291,7 @@ int runPrune(PruneCommandOptions& o) {
         const ExportResult exported = session->exportModel(o.out, &progress, &interruptToken());
         const RunRecord record = session->runRecord(result, &exported);
         const std::vector<std::string> reports =
-            writeReport(exported.path, record, drawReportPlots(record));
+            writeReport(exported.path, record, renderSvgFigures(record));
         json["out"] = exported.path;
         json["reports"] = reports;
         if (!o.json) {

@@ -1,12 +1,11 @@
 // gradprobe report RUN.json --html OUT: rebuilds report.html from a run record (report.json).
-// The plots are drawn when this gradprobe is built with Qt; otherwise the page says they are
-// absent and keeps every table.
+// The plots are drawn as SVG by core (no GUI library needed).
 #include <cstdio>
 #include <memory>
 
 #include "app/cli/command.h"
-#include "app/cli/report_plots.h"
 #include "core/api/engine.h"
+#include "core/report/svg_figures.h"
 
 namespace gp::cli {
 namespace {
@@ -27,10 +26,9 @@ void addReportCommand(CLI::App& root, Action& action) {
     command->callback([options, &action] {
         action = [options] {
             const RunRecord record = readRunRecord(options->record);
-            const ReportImages images = drawReportPlots(record);
+            const ReportImages images = renderSvgFigures(record);
             writeHtmlReport(options->html, record, images);
-            std::fprintf(stderr, "wrote %s (%zu plots%s)\n", options->html.c_str(), images.size(),
-                         reportPlotsAvailable() ? "" : ": this gradprobe is built without Qt");
+            std::fprintf(stderr, "wrote %s (%zu plots)\n", options->html.c_str(), images.size());
             return 0;
         };
     });

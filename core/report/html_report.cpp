@@ -331,15 +331,17 @@ std::string caption(const std::string& name) {
 std::string plotsSection(const ReportImages& images) {
     if (images.empty())
         return section("plots", "Plots",
-                       note("The plots are absent: this report was written without the plotting "
-                            "libraries (a gradprobe CLI built without Qt). The numbers behind "
-                            "every plot are in report.json; the GUI, or a gradprobe built with "
-                            "Qt, draws them with `gradprobe report report.json --html OUT`."));
+                       note("The plots are absent: this report was written without them. The "
+                            "numbers behind every plot are in report.json; `gradprobe report "
+                            "report.json --html OUT` draws them."));
     std::string body;
-    for (const auto& [name, png] : images)
-        body += "<figure><img alt=\"" + escape(name) + "\" src=\"data:image/png;base64," +
-                base64Encode(png) + "\"><figcaption>" + escape(caption(name)) +
-                "</figcaption></figure>\n";
+    for (const auto& [name, image] : images) {
+        // SVG drawn by core (the CLI) or PNG rendered by the Studio's plots.
+        const bool svg = image.rfind("<svg", 0) == 0;
+        body += "<figure><img alt=\"" + escape(name) + "\" src=\"data:image/" +
+                (svg ? "svg+xml" : "png") + ";base64," + base64Encode(image) +
+                "\"><figcaption>" + escape(caption(name)) + "</figcaption></figure>\n";
+    }
     return section("plots", "Plots", body);
 }
 

@@ -1,8 +1,9 @@
 // The run record and the HTML report: report.json round-trips every field of a run (non-finite
 // numbers and 64-bit seeds included), malformed records are refused naming the key, the HTML
-// holds every section, embeds its images as base64 PNG data URIs (base64 checked against
-// RFC 4648's vectors), escapes what it shows, and says when the plots are absent; the facade
-// fills the record from a session and writes both files.
+// holds every section, embeds its images as base64 PNG or SVG data URIs (base64 checked against
+// RFC 4648's vectors), escapes what it shows, and says when the plots are absent; core's SVG
+// figures show the run; the facade fills the record from a session and writes both files.
+#include <QXmlStreamReader>
 #include <QtTest/QtTest>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "core/io/safetensors.h"
 #include "core/report/html_report.h"
 #include "core/report/run_record.h"
+#include "core/report/svg_figures.h"
 #include "core/runtime/error.h"
 #include "tests/core/tiny_checkpoints.h"
 #include "tests/support/test_support.h"
@@ -240,9 +242,67 @@ private Q_SLOTS:
         const std::string html = gp::renderHtmlReport(record, {});
         QVERIFY(html.find("<section id=\"plots\">") != std::string::npos);
         QVERIFY(html.find("plots are absent") != std::string::npos);
-        QVERIFY(html.find("without Qt") != std::string::npos);
+        QVERIFY(html.find("gradprobe report") != std::string::npos);
         QVERIFY(html.find("<img") == std::string::npos);
         QVERIFY(html.find("was not exported") != std::string::npos);
+    }
+
+    // The figures core draws for the headless CLI: five well-formed SVG documents showing the
+    // run's numbers — the threshold line only where one threshold decides, the groups' cuts
+    // where many do, one bar triple per layer, a series per method across runs.
+    void svgFiguresShowTheRun() {
+        gp::RunRecord record = sampleRecord();
+        const auto figures = gp::renderSvgFigures(record, 900, 500);
+        QCOMPARE(figures.size(), size_t(5));
+        for (const char* name : {"histogram", "search", "layers", "memory", "ppl_vs_sparsity"}) {
+            QVERIFY2(figures.count(name), name);
+            const std::string& svg = figures.at(name);
+            QXmlStreamReader xml(QByteArray::fromStdString(svg));
+            int elements = 0;
+            while (!xml.atEnd())
+                if (xml.readNext() == QXmlStreamReader::StartElement) ++elements;
+            QVERIFY2(!xml.hasError(), qPrintable(name + QString(": ") + xml.errorString()));
+            QVERIFY2(elements > 10, name);
+            QVERIFY(svg.rfind("<svg", 0) == 0);
+        }
+        // One threshold (this record's global histogram says 0.0123): the line and the region.
+        const std::string& histogram = figures.at("histogram");
+        QVERIFY(histogram.find("threshold 0.0123") != std::string::npos);
+        QVERIFY(histogram.find("normal fit") != std::string::npos);
+        QVERIFY(histogram.find("cuts") == std::string::npos);
+        // Many cuts (a row group): no threshold, the cut distribution on the right axis.
+        gp::HistogramEvent& global = record.result.histograms.front();
+        global.threshold = 0.0;
+        global.cutGroup = "row";
+        global.cutCounts = {4, 1};
+        const std::string rows = gp::renderSvgFigures(record).at("histogram");
+        QVERIFY(rows.find("no single threshold") != std::string::npos);
+        QVERIFY(rows.find("5 row cuts") != std::string::npos);
+        QVERIFY(rows.find("threshold 0") == std::string::npos);
+        // Layers: names escaped, a target and an achieved bar each, a restored bar where the
+        // probe restored weights (both layers here).
+        const std::string& layers = figures.at("layers");
+        QVERIFY(layers.find("<script>") == std::string::npos);
+        QVERIFY(layers.find("&lt;script&gt;") != std::string::npos);
+        const auto count = [](const std::string& text, const std::string& what) {
+            size_t n = 0;
+            for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+                ++n;
+            return n;
+        };
+        QCOMPARE(count(layers, "fill=\"rgb(240,150,30)\""), size_t(2 + 1));  // bars + legend
+        QCOMPARE(count(layers, "fill=\"rgb(160,160,160)\""), size_t(2 + 1));
+        // Perplexity across runs: one series per method ("wanda + probe" is its own).
+        const std::string& ppl = figures.at("ppl_vs_sparsity");
+        QVERIFY(ppl.find(">magnitude<") != std::string::npos);
+        QVERIFY(ppl.find(">wanda + probe<") != std::string::npos);
+        // An empty run still gives five figures, each saying what is missing.
+        const auto empty = gp::renderSvgFigures(gp::RunRecord());
+        QVERIFY(empty.at("histogram").find("no histogram in this run") != std::string::npos);
+        QVERIFY(empty.at("ppl_vs_sparsity").find("no evaluated runs") != std::string::npos);
+        // Embedded as SVG data URIs.
+        const std::string html = gp::renderHtmlReport(record, figures);
+        QCOMPARE(count(html, "src=\"data:image/svg+xml;base64,"), size_t(5));
     }
 
     // The facade: the record of a session's result, and report.json + report.html on disk.

@@ -114,6 +114,7 @@ QWidget* MainWindow::buildModelPanel() {
     auto* layout = new QVBoxLayout(top);
     layout->setContentsMargins(4, 4, 4, 4);
     m_summary = new QLabel;
+    m_summary->setObjectName("summary");
     m_summary->setWordWrap(true);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layout->addWidget(m_summary);
@@ -629,7 +630,12 @@ void MainWindow::updateSummary() {
             .arg(QString::fromStdString(info.dtype), QString::fromStdString(info.device))
             .arg(info.totalParameters)
             .arg(info.prunableParameters)
-            .arg(info.prunableLayers.size()));
+            .arg(info.prunableLayers.size()) +
+        (info.maskPath.empty()
+             ? QString()
+             : tr("<br>masks: %1 (%2 layers)")
+                   .arg(QString::fromStdString(info.maskPath).toHtmlEscaped())
+                   .arg(info.maskProblem.empty() ? QString::number(info.maskLayers) : tr("unreadable"))));
     const int applied = m_session->appliedRun();
     m_applied->setText(applied < 0 ? tr("original weights") : tr("weights of run %1").arg(applied));
 }

@@ -225,9 +225,11 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
     command->add_option("--out", o.out.outDir,
                         "write the pruned model, report.json and report.html here");
     command->add_option("--format", o.out.format,
-                        "--out model format: dense | compressed | llama2c");
+                        "--out model format: dense | compressed | llama2c | gguf");
+    command->add_option("--gguf-type", o.out.ggufType,
+                        "--format gguf: f32 | f16 | bf16 | q8_0 (default: --dtype's, else f16)");
     command->add_flag("--force", o.out.force, "replace a model already in --out");
-    command->add_flag("--no-masks", o.noMasks, "do not write gradprobe_masks.safetensors");
+    command->add_flag("--no-masks", o.noMasks, "do not write gradprobe/masks.safetensors");
 }
 
 // --synthetic mistral-7b: selection and output streamed through the file, one layer at a time.
@@ -285,6 +287,7 @@ int runPrune(PruneCommandOptions& o) {
     nlohmann::json json = resultJson(result);
     if (!o.out.outDir.empty()) {
         o.out.masks = !o.noMasks;
+        o.out.dtype = o.model.load.dtype;  // --dtype: computed and written in it
         const ExportResult exported = session->exportModel(o.out, &progress, &interruptToken());
         const RunRecord record = session->runRecord(result, &exported);
         const std::vector<std::string> reports =

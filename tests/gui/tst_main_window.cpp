@@ -10,6 +10,7 @@
 #include <QDropEvent>
 #include <QElapsedTimer>
 #include <QImage>
+#include <QLabel>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QPlainTextEdit>
@@ -535,6 +536,19 @@ void TestMainWindow::exportsModelAndReport() {
     QVERIFY(opened.wait(kJobMs));
     QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
     QCOMPARE(window.layerTable()->rowCount(), layers);
+    // Its masks are found in gradprobe/, and where earlier exports put them (beside the weights).
+    const auto summary = [&] { return window.findChild<QLabel*>("summary")->text(); };
+    QCOMPARE(QString::fromStdString(window.session()->model().maskPath),
+             folder.filePath("gradprobe/masks.safetensors"));
+    QVERIFY2(summary().contains("masks.safetensors (35 layers)"), qPrintable(summary()));
+    QVERIFY(QFile::rename(folder.filePath("gradprobe/masks.safetensors"),
+                          folder.filePath("gradprobe_masks.safetensors")));
+    QVERIFY(window.openModel(folder.path()));
+    QVERIFY(opened.wait(kJobMs));
+    QTRY_VERIFY(!window.controller()->isBusy());
+    QCOMPARE(QString::fromStdString(window.session()->model().maskPath),
+             folder.filePath("gradprobe_masks.safetensors"));
+    QVERIFY2(summary().contains("gradprobe_masks.safetensors (35 layers)"), qPrintable(summary()));
 }
 
 void TestMainWindow::settingsPersist() {

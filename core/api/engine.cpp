@@ -38,7 +38,9 @@ void moveWeights(WeightMap& weights, const ComputeSpec& compute) {
     }
 }
 
-ModelInfo describe(const ModelSession::Impl& session) {
+}  // namespace
+
+ModelInfo describeSession(const ModelSession::Impl& session) {
     const ModelConfig& config = session.config;
     ModelInfo info;
     info.path = session.checkpoint.path;
@@ -69,6 +71,8 @@ ModelInfo describe(const ModelSession::Impl& session) {
     info.evaluationTextPath = session.checkpoint.evaluationTextPath;
     return info;
 }
+
+namespace {
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -184,7 +188,7 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
         session->checkpoint.tokenizerPath = tokenizerPath;
     }
     session->prunable = session->model->prunableWeights(options.includeHead);
-    session->info = describe(*session);
+    session->info = describeSession(*session);
     watch->onStage({Stage::Load, true, secondsSince(started), path});
     return std::unique_ptr<ModelSession>(new ModelSession(std::move(session)));
 }

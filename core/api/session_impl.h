@@ -16,6 +16,10 @@
 
 namespace gp {
 
+struct ModelSession::Impl;
+// The ModelInfo of an open session (engine.cpp).
+ModelInfo describeSession(const ModelSession::Impl& session);
+
 struct ModelSession::Impl {
     LoadOptions options;
     Checkpoint checkpoint;

@@ -38,7 +38,7 @@ void addEvalCommand(CLI::App& root, Action& action) {
                       "score each document alone as lm-evaluation-harness does (BOS + document, "
                       "rolling windows inside it); adds word_perplexity, byte_perplexity, "
                       "bits_per_byte");
-    command->add_flag("--json", options->json, "print {tokens, nll, ppl, seconds} as JSON on stdout");
+    command->add_flag("--json", options->json, "print {tokens, windows, nll, ppl, seconds, threads} as JSON on stdout");
     command->callback([options, &action] {
         action = [options] {
             ProgressPrinter progress;
@@ -48,7 +48,8 @@ void addEvalCommand(CLI::App& root, Action& action) {
             if (options->json) {
                 nlohmann::json out = {{"tokens", result.tokens}, {"windows", result.windows},
                                       {"nll", result.nll},       {"ppl", result.ppl},
-                                      {"seconds", result.seconds}};
+                                      {"seconds", result.seconds},
+                                      {"threads", result.threads}};
                 if (options->eval.perDocument)
                     out.update({{"documents", result.documents},
                                 {"words", result.words},
@@ -58,9 +59,10 @@ void addEvalCommand(CLI::App& root, Action& action) {
                                 {"bits_per_byte", result.bitsPerByte}});
                 std::cout << out.dump(2) << "\n";
             } else {
-                std::printf("tokens %lld in %lld windows: nll %.6f, perplexity %.4f (%.2f s)\n",
+                std::printf("tokens %lld in %lld windows: nll %.6f, perplexity %.4f (%.2f s, %d "
+                            "threads)\n",
                             (long long)result.tokens, (long long)result.windows, result.nll,
-                            result.ppl, result.seconds);
+                            result.ppl, result.seconds, result.threads);
                 if (options->eval.perDocument)
                     std::printf("%lld documents, %lld words, %lld bytes: word perplexity %.4f, "
                                 "byte perplexity %.6f, bits per byte %.6f\n",

@@ -7,12 +7,14 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/api/gguf_vocab.h"
 #include "core/api/memory_estimate.h"
 #include "core/api/session_impl.h"
 #include "core/eval/document_perplexity.h"
 #include "core/eval/perplexity.h"
 #include "core/eval/token_stream.h"
 #include "core/prune/blockwise.h"
+#include "core/io/mask_file.h"
 #include "core/io/text_file.h"
 #include "core/runtime/error.h"
 
@@ -24,6 +26,7 @@ const char* formatName(CheckpointFormat format) {
         case CheckpointFormat::HuggingFaceFolder: return "huggingface";
         case CheckpointFormat::SafetensorsFile: return "safetensors";
         case CheckpointFormat::Llama2c: return "llama2c";
+        case CheckpointFormat::Gguf: return "gguf";
     }
     return "unknown";
 }
@@ -35,6 +38,19 @@ void moveWeights(WeightMap& weights, const ComputeSpec& compute) {
             tensor = tensor.to(compute.device, compute.dtype);
         else
             tensor = tensor.to(compute.device);
+    }
+}
+
+// The masks a pruned export left beside the model (gradprobe/masks.safetensors, or an older
+// export's gradprobe_masks.safetensors). A broken masks file does not stop the model opening.
+void describeMasks(const Checkpoint& checkpoint, ModelInfo& info) {
+    if (checkpoint.configPath.empty()) return;
+    info.maskPath = findMaskFile(std::filesystem::path(checkpoint.configPath).parent_path().string());
+    if (info.maskPath.empty()) return;
+    try {
+        info.maskLayers = maskFileLayers(info.maskPath);
+    } catch (const Error& error) {
+        info.maskProblem = error.what();
     }
 }
 
@@ -67,8 +83,11 @@ ModelInfo describeSession(const ModelSession::Impl& session) {
         info.prunableLayers.push_back(std::move(layer));
     }
     info.tokenizerPath = session.tokenizer ? session.checkpoint.tokenizerPath : "";
+    if (session.tokenizer && info.tokenizerPath.empty() && !session.tokenizerJson.empty())
+        info.tokenizerPath = session.checkpoint.path;  // the vocabulary inside the model file
     info.calibrationTextPath = session.checkpoint.calibrationTextPath;
     info.evaluationTextPath = session.checkpoint.evaluationTextPath;
+    describeMasks(session.checkpoint, info);
     return info;
 }
 
@@ -80,7 +99,14 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-void initialiseEngine() { initialiseLibTorch(); }
+void initialiseEngine(int threads, int reservedCores) {
+    initialiseLibTorch(threads, reservedCores);
+}
+
+int useComputeThreads(int threads, int reservedCores) {
+    setComputeThreads(chooseThreadCount(threads, reservedCores));
+    return computeThreads();
+}
 
 std::string engineVersion() {
     std::string version = "GradProbe " GP_VERSION_STRING ", LibTorch ";
@@ -137,12 +163,21 @@ EvalResult ModelSession::Impl::evaluateDocuments(const std::string& path, const 
     result.wordPerplexity = scored.wordPerplexity;
     result.bytePerplexity = scored.bytePerplexity;
     result.bitsPerByte = scored.bitsPerByte;
+    result.threads = computeThreads();
     return result;
 }
 
 std::vector<int32_t> ModelSession::Impl::tokenizeFile(const std::string& path,
-                                                      const std::string& docSeparator) const {
-    const std::string text = readTextFile(path);
+                                                      const std::string& docSeparator,
+                                                      int64_t skipBytes) const {
+    std::string text = readTextFile(path);
+    if (skipBytes < 0 || skipBytes >= int64_t(text.size()))
+        throw badArgument("--calib-skip-bytes",
+                          std::to_string(skipBytes) + " leaves nothing of " + path + " (" +
+                              std::to_string(text.size()) + " bytes)");
+    size_t start = size_t(skipBytes);
+    while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
+    text.erase(0, start);
     TokenStreamOptions stream;
     stream.docSeparator = docSeparator;
     if (!docSeparator.empty()) {
@@ -186,6 +221,10 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
     if (!tokenizerPath.empty()) {
         session->tokenizer = loadTokenizer(tokenizerPath, int32_t(session->config.vocabSize));
         session->checkpoint.tokenizerPath = tokenizerPath;
+    } else if (session->checkpoint.embeddedVocab) {
+        session->tokenizerJson = tokenizerJsonOfVocab(*session->checkpoint.embeddedVocab);
+        if (!session->tokenizerJson.empty())
+            session->tokenizer = tokenizerFromJsonText(session->tokenizerJson, path);
     }
     session->prunable = session->model->prunableWeights(options.includeHead);
     session->info = describeSession(*session);
@@ -229,6 +268,7 @@ EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* obser
     result.nll = measured.nll;
     result.ppl = measured.ppl;
     result.seconds = measured.seconds;
+    result.threads = computeThreads();
     return result;
 }
 

@@ -16,10 +16,6 @@
 
 namespace gp {
 
-struct ModelSession::Impl;
-// The ModelInfo of an open session (engine.cpp).
-ModelInfo describeSession(const ModelSession::Impl& session);
-
 struct ModelSession::Impl {
     LoadOptions options;
     Checkpoint checkpoint;
@@ -27,6 +23,8 @@ struct ModelSession::Impl {
     ComputeSpec compute;
     std::unique_ptr<CausalLM> model;
     std::unique_ptr<Tokenizer> tokenizer;  // null when the model ships none
+    std::string tokenizerJson;  // tokenizer.json text made from the model file's own vocabulary
+                                // (GGUF), "" otherwise
     ModelInfo info;
 
     // Pruning state (core/api/prune_session.cpp).
@@ -41,7 +39,9 @@ struct ModelSession::Impl {
 
     const Tokenizer& requireTokenizer() const;
     // The token stream of a text file for this model (BOS per document when a separator is set).
-    std::vector<int32_t> tokenizeFile(const std::string& path, const std::string& docSeparator) const;
+    // skipBytes: start past this many bytes of the file (at the next UTF-8 character).
+    std::vector<int32_t> tokenizeFile(const std::string& path, const std::string& docSeparator,
+                                      int64_t skipBytes = 0) const;
     // BOS of the tokenizer, else the config's bos_token_id; none when neither has one.
     std::optional<int32_t> bosId() const;
     // EvalOptions::perDocument: lm-eval's scoring of each document of the file alone.
@@ -49,5 +49,8 @@ struct ModelSession::Impl {
                                  const PerplexityOptions& perplexity, RunObserver* observer,
                                  const CancelToken* cancel);
 };
+
+// The ModelInfo of an open session (engine.cpp).
+ModelInfo describeSession(const ModelSession::Impl& session);
 
 }  // namespace gp

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/io/compressed_tensors.h"
+#include "core/io/gguf_model.h"
 #include "core/io/safetensors.h"
 #include "core/io/text_file.h"
 #include "core/runtime/error.h"
@@ -304,12 +305,13 @@ Checkpoint readCheckpoint(const std::string& path) {
     const std::string extension = lowercaseExtension(location);
     if (extension == ".safetensors") return loadSafetensorsFile(location);
     if (extension == ".bin") return loadLlama2cFile(location);
+    if (extension == ".gguf") return loadGgufCheckpoint(path);
     throw badInput(path, "",
                    "is not a model file GradProbe reads: open a Hugging Face folder (config.json "
                    "and " +
                        std::string(kWeightsNeeded) +
                        "), a .safetensors file with config.json "
-                       "beside it, or a llama2.c .bin");
+                       "beside it, a llama2.c .bin or a GGUF file (.gguf)");
 }
 
 }  // namespace

@@ -179,6 +179,19 @@ HfWeightSummary writeHfWeights(const ExportFolder& folder, const std::vector<Sto
     return summary;
 }
 
+std::string withTorchDtype(const std::string& configText, at::ScalarType dtype,
+                           const std::string& source) {
+    const nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(configText, nullptr, false);
+    if (!parsed.is_object()) throw badInput(source, "", "is not a JSON object");
+    nlohmann::ordered_json config = parsed;
+    const char* name = dtype == at::kHalf       ? "float16"
+                       : dtype == at::kBFloat16 ? "bfloat16"
+                                                : "float32";
+    config["torch_dtype"] = name;
+    if (config.contains("dtype")) config["dtype"] = name;
+    return config.dump(2) + "\n";
+}
+
 void copyIntoFolder(const std::string& from, const ExportFolder& folder, const std::string& name) {
     writeTextIntoFolder(readWholeFile(from), folder, name);
 }

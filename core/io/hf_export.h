@@ -63,6 +63,12 @@ std::vector<std::string> copyCompanionFiles(const Checkpoint& source,
                                             const std::string& tokenizerPath,
                                             const ExportFolder& folder);
 
+// config.json text with "torch_dtype" (and "dtype", which transformers 4.56+ writes instead, when
+// present) naming `dtype` ("float32", "float16", "bfloat16"); other keys kept, in order. An Error
+// (BadInput) naming `source` for text that is not a JSON object.
+std::string withTorchDtype(const std::string& configText, at::ScalarType dtype,
+                           const std::string& source);
+
 // Copies one file into the folder under `name` (written atomically).
 void copyIntoFolder(const std::string& from, const ExportFolder& folder, const std::string& name);
 

@@ -317,6 +317,12 @@ void MainWindow::connectWorker() {
     });
     connect(m_controller, &RunController::evaluated, this, [this](const gp::EvalResult& result) {
         appendLog(tr("perplexity %1 over %2 tokens").arg(result.ppl, 0, 'f', 4).arg(result.tokens));
+        if (result.documents > 0)  // per document: lm-eval's tokenizer-independent measures
+            appendLog(tr("%1 documents: word perplexity %2, byte perplexity %3, bits per byte %4")
+                          .arg(result.documents)
+                          .arg(result.wordPerplexity, 0, 'f', 4)
+                          .arg(result.bytePerplexity, 0, 'f', 6)
+                          .arg(result.bitsPerByte, 0, 'f', 6));
     });
     connect(worker, &RunWorker::stage, this, [this](const gp::StageEvent& event) {
         m_progress->onStage(event);

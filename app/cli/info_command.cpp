@@ -1,4 +1,5 @@
-// gradprobe info --model PATH [--json]: architecture, sizes, prunable layers.
+// gradprobe info --model PATH | --config config.json [--json]: architecture, sizes, prunable
+// layers; from a config alone also the memory each way of running needs.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -14,6 +15,7 @@ namespace {
 
 struct InfoOptions {
     std::string model;
+    std::string config;
     std::string device = "cpu";
     bool includeHead = false;
     bool json = false;
@@ -86,18 +88,62 @@ void printInfo(const ModelInfo& info) {
     }
 }
 
+double gib(int64_t bytes) {
+    return double(bytes) / double(int64_t(1) << 30);
+}
+
+nlohmann::json planJson(const ConfigPlan& plan) {
+    nlohmann::json out = infoJson(plan.info);
+    out["stored_dtype"] = plan.storedDtype;
+    out["memory"] = nlohmann::json::array();
+    for (const MemoryNeed& need : plan.needs)
+        out["memory"].push_back({{"run", need.run},
+                                 {"dtype", need.dtype},
+                                 {"weight_bytes", need.weightBytes},
+                                 {"run_bytes", need.runBytes},
+                                 {"bytes", need.bytes}});
+    return out;
+}
+
+void printPlan(const ConfigPlan& plan) {
+    printInfo(plan.info);
+    std::printf("  stored as %s; memory each way of running needs (default options; block-wise "
+                "maps the weights from disk):\n",
+                plan.storedDtype.c_str());
+    std::printf("  %-34s %6s %12s %12s %12s\n", "run", "dtype", "weights GiB", "run GiB",
+                "total GiB");
+    for (const MemoryNeed& need : plan.needs)
+        std::printf("  %-34s %6s %12.2f %12.2f %12.2f\n", need.run.c_str(), need.dtype.c_str(),
+                    gib(need.weightBytes), gib(need.runBytes), gib(need.bytes));
+}
+
 }  // namespace
 
 void addInfoCommand(CLI::App& root, Action& action) {
     auto options = std::make_shared<InfoOptions>();
     CLI::App* command = root.add_subcommand("info", "Describe a model: architecture, sizes, prunable layers");
-    command->add_option("--model", options->model, "Hugging Face folder, .safetensors file or llama2.c .bin")
-        ->required();
+    CLI::Option* model = command->add_option(
+        "--model", options->model, "Hugging Face folder, .safetensors file or llama2.c .bin");
+    CLI::Option* config = command->add_option(
+        "--config", options->config,
+        "a config.json alone (no weights): sizes, prunable layers and the memory each way of "
+        "running needs");
+    model->excludes(config);
     command->add_option("--device", options->device, "cpu | cuda | cuda:N");
     command->add_flag("--include-head", options->includeHead, "count the output head as prunable");
     command->add_flag("--json", options->json, "print JSON on stdout");
     command->callback([options, &action] {
+        if (options->model.empty() && options->config.empty())
+            throw CLI::RequiredError("--model or --config");
         action = [options] {
+            if (!options->config.empty()) {
+                const ConfigPlan plan = planFromConfig(options->config, options->includeHead);
+                if (options->json)
+                    std::cout << planJson(plan).dump(2) << "\n";
+                else
+                    printPlan(plan);
+                return 0;
+            }
             ProgressPrinter progress(/*quiet=*/true);
             LoadOptions load;
             load.device = options->device;

@@ -54,7 +54,9 @@ void describeMasks(const Checkpoint& checkpoint, ModelInfo& info) {
     }
 }
 
-ModelInfo describe(const ModelSession::Impl& session) {
+}  // namespace
+
+ModelInfo describeSession(const ModelSession::Impl& session) {
     const ModelConfig& config = session.config;
     ModelInfo info;
     info.path = session.checkpoint.path;
@@ -88,6 +90,8 @@ ModelInfo describe(const ModelSession::Impl& session) {
     describeMasks(session.checkpoint, info);
     return info;
 }
+
+namespace {
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -223,7 +227,7 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
             session->tokenizer = tokenizerFromJsonText(session->tokenizerJson, path);
     }
     session->prunable = session->model->prunableWeights(options.includeHead);
-    session->info = describe(*session);
+    session->info = describeSession(*session);
     watch->onStage({Stage::Load, true, secondsSince(started), path});
     return std::unique_ptr<ModelSession>(new ModelSession(std::move(session)));
 }

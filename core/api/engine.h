@@ -64,6 +64,24 @@ struct ModelInfo {
     std::string maskProblem;  // why it cannot be read ("" when it can)
 };
 
+// What running a model needs, planned from its config.json alone (`gradprobe info --config`).
+struct MemoryNeed {
+    std::string run;          // "eval", "prune wanda", "prune wanda --probe --blockwise", ...
+    std::string dtype;        // compute dtype: "fp32" | "bf16"
+    int64_t weightBytes = 0;  // the weights in memory (0 block-wise: mapped from disk)
+    int64_t runBytes = 0;     // the run's own allocations (memory_estimate.h), default options
+    int64_t bytes = 0;        // the two together
+};
+
+struct ConfigPlan {
+    ModelInfo info;           // as `info --model` would describe it (computed in fp32)
+    std::string storedDtype;  // the config's torch_dtype: what a download holds
+    std::vector<MemoryNeed> needs;
+};
+
+// An Error naming the file for a config that cannot be read or describes no supported model.
+ConfigPlan planFromConfig(const std::string& configPath, bool includeHead = false);
+
 struct LoadOptions {
     std::string device = "cpu";  // "cpu" | "cuda" | "cuda:N"
     std::string dtype;           // "fp32" | "bf16" | "fp16"; "" = fp32 for float checkpoints

@@ -50,4 +50,7 @@ struct ModelSession::Impl {
                                  const CancelToken* cancel);
 };
 
+// The ModelInfo of an open session (engine.cpp).
+ModelInfo describeSession(const ModelSession::Impl& session);
+
 }  // namespace gp

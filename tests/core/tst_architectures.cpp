@@ -712,6 +712,49 @@ private Q_SLOTS:
         }
     }
 
+    // ---- info --config: the same description as the weights give, and a real config ----
+
+    void planFromConfigDescribesWhatLoadingWould_data() { addFamilyRows(); }
+    void planFromConfigDescribesWhatLoadingWould() {
+        QFETCH(QString, name);
+        const Case& item = caseNamed(name);
+        const std::string folder = writeFolder(
+            fs::path(m_root.path().toStdString()) / ("plan " + item.name), item.config,
+            caseWeights(item.config));
+        const ConfigPlan plan = planFromConfig(folder + "/config.json");
+        const ModelInfo loaded = ModelSession::open(folder)->info();
+        QCOMPARE(plan.info.totalParameters, loaded.totalParameters);
+        QCOMPARE(plan.info.prunableParameters, loaded.prunableParameters);
+        QCOMPARE(plan.info.prunableLayers.size(), loaded.prunableLayers.size());
+        for (size_t i = 0; i < loaded.prunableLayers.size(); ++i) {
+            QCOMPARE(plan.info.prunableLayers[i].name, loaded.prunableLayers[i].name);
+            QCOMPARE(plan.info.prunableLayers[i].parts.size(), loaded.prunableLayers[i].parts.size());
+        }
+        QCOMPARE(plan.needs.size(), size_t(12));  // six ways of running, fp32 and bf16
+        for (const MemoryNeed& need : plan.needs) {
+            const bool blockwise = need.run.find("--blockwise") != std::string::npos;
+            QCOMPARE(need.weightBytes == 0, blockwise);
+            QVERIFY2(need.runBytes > 0, need.run.c_str());
+            if (!blockwise)  // the weights in the compute dtype
+                QCOMPARE(need.weightBytes,
+                         loaded.totalParameters * (need.dtype == "fp32" ? 4 : 2));
+        }
+    }
+
+    // Llama-3.2-1B's published config.json (resources/configs): its parameters counted here from
+    // the architecture (tied embedding; q, k, v, o, gate, up, down; two norms per block; one
+    // final norm): 1,235,814,400, the "1.24B" of the model card.
+    void planFromRealLlama32Config() {
+        const std::string config = std::string(GP_SOURCE_DIR) + "/resources/configs/llama-3.2-1b.json";
+        const ConfigPlan plan = planFromConfig(config);
+        const int64_t v = 128256, d = 2048, kv = 8 * 64, inner = 8192, layers = 16;
+        const int64_t perBlock = d * d + 2 * kv * d + d * d + 3 * d * inner + 2 * d;
+        QCOMPARE(plan.info.totalParameters, v * d + layers * perBlock + d);
+        QCOMPARE(plan.info.totalParameters, int64_t(1235814400));
+        QCOMPARE(plan.info.prunableLayers.size(), size_t(16 * 7));
+        QCOMPARE(plan.storedDtype, std::string("bf16"));
+    }
+
 private:
     QTemporaryDir m_root;
 };

@@ -96,9 +96,9 @@ void addInfoCommand(CLI::App& root, Action& action) {
             LoadOptions load;
             load.device = options->device;
             load.includeHead = options->includeHead;
-            // Describing needs the headers only: keep the weights mapped as stored (a 7B bf16
+            // Describing needs the headers only: nothing is copied or converted (a 7B bf16
             // checkpoint would otherwise be converted to 27 GB of fp32 first).
-            load.blockwise = true;
+            load.headersOnly = true;
             const auto session = ModelSession::open(options->model, load, &progress);
             if (options->json)
                 std::cout << infoJson(session->info()).dump(2) << "\n";

@@ -11,9 +11,10 @@
 #include "core/api/session_impl.h"
 #include "core/eval/perplexity.h"
 #include "core/eval/token_stream.h"
-#include "core/prune/blockwise.h"
 #include "core/io/text_file.h"
+#include "core/prune/blockwise.h"
 #include "core/runtime/error.h"
+#include "core/runtime/memory.h"
 
 namespace gp {
 namespace {
@@ -35,6 +36,20 @@ void moveWeights(WeightMap& weights, const ComputeSpec& compute) {
         else
             tensor = tensor.to(compute.device);
     }
+}
+
+// Copies what the file stores unaligned and converts the weights to the compute dtype and
+// device, once the memory check has counted both. Block-wise: the weights stay mapped as stored
+// (each block moves when it is used); only the unaligned copies are made, on the host.
+void prepareWeights(ModelSession::Impl& session) {
+    WeightMap& weights = session.model->weights();
+    const bool convert = !session.options.blockwise;
+    const bool onGpu = convert && session.compute.device.is_cuda();
+    requireMemory(estimateLoadMemory(weights, session.compute, session.checkpoint, convert),
+                  onGpu ? availableBytesFor(session.compute) : availableRamBytes(),
+                  onGpu ? "GPU memory" : "RAM", "load");
+    copyUnmappedTensors(session.checkpoint, weights);
+    if (convert) moveWeights(weights, session.compute);
 }
 
 ModelInfo describe(const ModelSession::Impl& session) {
@@ -102,6 +117,12 @@ const Tokenizer& ModelSession::Impl::requireTokenizer() const {
     return *tokenizer;
 }
 
+void ModelSession::Impl::requireWeights() const {
+    if (options.headersOnly)
+        throw Error(ErrorKind::Internal, checkpoint.path, "",
+                    "the model was opened to describe it only (headers, no weights)");
+}
+
 std::vector<int32_t> ModelSession::Impl::tokenizeFile(const std::string& path,
                                                       const std::string& docSeparator) const {
     const std::string text = readTextFile(path);
@@ -134,15 +155,10 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
                                        session->checkpoint.configPath.empty()
                                            ? session->checkpoint.path
                                            : session->checkpoint.configPath);
-    WeightMap weights = std::move(session->checkpoint.weights);
-    // Block-wise: the weights stay mapped as stored; each block moves when it is used.
-    if (!options.blockwise) {
-        requireMemory(estimateLoadMemory(weights, session->compute),
-                      availableBytesFor(session->compute),
-                      session->compute.device.is_cuda() ? "GPU memory" : "RAM", "load");
-        moveWeights(weights, session->compute);
-    }
-    session->model = createCausalLM(session->config, std::move(weights), path);
+    // The model checks every tensor's name, shape and dtype from the headers before any weight
+    // is copied, converted or moved.
+    session->model = createCausalLM(session->config, std::move(session->checkpoint.weights), path);
+    if (!options.headersOnly) prepareWeights(*session);
     const std::string tokenizerPath =
         options.tokenizerPath.empty() ? session->checkpoint.tokenizerPath : options.tokenizerPath;
     if (!tokenizerPath.empty()) {
@@ -160,6 +176,7 @@ const ModelInfo& ModelSession::info() const { return m_impl->info; }
 EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* observer,
                                   const CancelToken* cancel) {
     Impl& session = *m_impl;
+    session.requireWeights();
     const std::string textPath =
         options.textPath.empty() ? session.checkpoint.evaluationTextPath : options.textPath;
     if (textPath.empty())
@@ -175,6 +192,9 @@ EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* obser
                                           std::to_string(context));
     perplexity.maxWindows = options.maxWindows;
     perplexity.batchSize = std::max<int64_t>(1, options.batchSize);
+    // Refuse a job that cannot fit before reading the text.
+    requireMemory(estimateEvalMemory(session, perplexity.batchSize, perplexity.seqlen),
+                  session.compute, "eval");
 
     const std::vector<int32_t> ids = session.tokenizeFile(textPath, options.docSeparator);
     const at::Tensor windows =

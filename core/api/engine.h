@@ -67,6 +67,9 @@ struct LoadOptions {
     // a preview afterwards is refused: open the model again), and a run that is cancelled or
     // fails leaves it unusable. Text generation runs on the host tensors as stored.
     bool blockwise = false;
+    // Describing only (`gradprobe info`): the headers are read, no weight is copied, converted or
+    // moved. Such a session answers info() and runs no job.
+    bool headersOnly = false;
 };
 
 struct EvalOptions {

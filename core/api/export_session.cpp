@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/api/engine.h"
+#include "core/api/memory_estimate.h"
 #include "core/api/session_impl.h"
 #include "core/eval/generate.h"
 #include "core/io/atomic_file.h"
@@ -235,6 +236,7 @@ Error underTargetName(const ExportFolder& folder, const Error& error) {
 ExportResult ModelSession::exportModel(const ExportOptions& options, RunObserver* observer,
                                        const CancelToken* cancel) {
     Impl& session = *m_impl;
+    session.requireWeights();
     if (options.format != "dense" && options.format != "compressed" && options.format != "llama2c")
         throw badArgument(kFormatOption, "\"" + options.format +
                                              "\" is not a format: dense, compressed or llama2c");
@@ -270,6 +272,7 @@ ExportResult ModelSession::exportModel(const ExportOptions& options, RunObserver
 
 GenerateResult ModelSession::generate(const GenerateOptions& options, const CancelToken* cancel) {
     const Impl& session = *m_impl;
+    session.requireWeights();
     const Tokenizer& tokenizer = session.requireTokenizer();
     const auto started = std::chrono::steady_clock::now();
     std::optional<int32_t> bos = tokenizer.bosId(), eos = tokenizer.eosId();
@@ -282,6 +285,12 @@ GenerateResult ModelSession::generate(const GenerateOptions& options, const Canc
     result.promptIds.insert(result.promptIds.end(), promptBody.begin(), promptBody.end());
     if (result.promptIds.empty())
         throw badArgument("--prompt", "the model has no BOS token to start from: give a prompt");
+
+    const int64_t context =
+        session.config.maxPositions > 0 ? session.config.maxPositions : INT64_MAX;
+    const int64_t longest = std::min<int64_t>(
+        context, int64_t(result.promptIds.size()) + std::max<int64_t>(0, options.steps));
+    requireMemory(estimateGenerateMemory(session, longest), session.compute, "generate");
 
     GenerationOptions generation;
     generation.steps = options.steps;

@@ -76,6 +76,7 @@ LoadedWeights loadWeights(const SelectBenchOptions& options) {
         Checkpoint checkpoint = loadCheckpoint(options.model);
         const ModelConfig config = parseModelConfig(checkpoint.configText, checkpoint.configPath);
         const auto model = createCausalLM(config, std::move(checkpoint.weights), options.model);
+        copyUnmappedTensors(checkpoint, model->weights());  // a benchmark's input: no estimate
         for (const PrunableWeight& weight : model->prunableWeights(false))
             loaded.weights.emplace_back(weight.name, weight.matrix);
         loaded.source = options.model;

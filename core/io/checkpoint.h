@@ -4,6 +4,8 @@
 // INTERNAL to core: includes ATen.
 #pragma once
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +14,8 @@
 #include "core/io/weight_map.h"
 
 namespace gp {
+
+class SafetensorsFile;
 
 enum class CheckpointFormat { HuggingFaceFolder, SafetensorsFile, Llama2c };
 
@@ -30,6 +34,11 @@ struct Checkpoint {
     std::string configText;  // config JSON text (synthesised for llama2.c)
     WeightMap weights;       // checkpoint names -> tensors, memory-mapped where possible
     std::vector<std::string> weightFiles;  // the files the weights came from
+    // Tensors a safetensors file stores off their element boundary cannot be mapped (ATen
+    // kernels assume aligned elements). Opening allocates nothing for them: `weights` holds a
+    // placeholder on the meta device (shape and dtype, no data) until copyUnmappedTensors()
+    // makes the aligned copy, after the memory check has counted it.
+    std::map<std::string, std::shared_ptr<const SafetensorsFile>> unmapped;
     std::vector<StoredTensor> storedTensors;  // every tensor of `weights` as loaded, by name; kept
                                               // when `weights` is moved into a model
     std::string tokenizerPath;             // tokenizer.json / tokenizer.bin found, "" if none
@@ -53,5 +62,18 @@ struct Checkpoint {
 // folder without tokenizer.json but with a llama2.c tokenizer (tok<vocab>.bin, tokenizer.bin:
 // what exporting a llama2.c model writes) uses that.
 Checkpoint loadCheckpoint(const std::string& path);
+
+// Bytes the aligned copies of checkpoint.unmapped take, and the largest of them ("" if none),
+// for the memory estimate and its message.
+struct UnmappedSize {
+    int64_t bytes = 0;
+    std::string largestFile;  // the file holding the largest one
+    std::string largestTensor;
+};
+UnmappedSize unmappedSize(const Checkpoint& checkpoint);
+
+// Replaces each placeholder of checkpoint.unmapped found in `weights` with an aligned copy of its
+// data read from the file, one tensor at a time.
+void copyUnmappedTensors(const Checkpoint& checkpoint, WeightMap& weights);
 
 }  // namespace gp

@@ -9,11 +9,13 @@
 #include <QDropEvent>
 #include <QElapsedTimer>
 #include <QImage>
+#include <QLabel>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
+#include <QSpinBox>
 #include <QStatusBar>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -79,6 +81,7 @@ private Q_SLOTS:
     void runFillsEveryPlot();
     void statisticalBesideExact();
     void previewMatchesRun();
+    void histogramsDrawOnlyTrueThresholds();
     void eventLoopServesTimersDuringRun();
     void cancelRestoresWeights();
     void badModelFileShowsDialog();
@@ -313,6 +316,54 @@ void TestMainWindow::previewMatchesRun() {
     }
 }
 
+// Under row (or layer, N:M) groups no single threshold exists: the whole-model histogram draws
+// no line and no pruned region but the distribution of the groups' cuts; a global run draws its
+// threshold where the engine put it; a layer keeps its own cut under the layer group.
+void TestMainWindow::histogramsDrawOnlyTrueThresholds() {
+    MainWindow& window = *m_window;
+    HistogramPlot* plot = window.modelHistogram();
+    QCOMPARE(plot->layer(), QString());
+
+    PruneOptions rows = magnitudeRun(0.5, "exact", false);
+    rows.group = "row";
+    const auto rowResult = run(rows);
+    QVERIFY(rowResult);
+    QVERIFY(!plot->thresholdVisible());
+    QVERIFY(!plot->regionVisible());
+    QVERIFY(plot->cutPointCount() > 0);
+    QCOMPARE(plot->cutLegend(), QString("row cuts (right axis)"));
+    const HistogramEvent& whole = rowResult->histograms.back();
+    QCOMPARE(whole.layer, std::string());
+    int64_t cuts = whole.zeroCuts, outputRows = 0;
+    for (int64_t count : whole.cutCounts) cuts += count;
+    for (const LayerInfo& layer : window.session()->model().prunableLayers)
+        outputRows += layer.shape[0];
+    QCOMPARE(cuts, outputRows);  // every row selects half of its weights: one cut each
+
+    PruneOptions layers = magnitudeRun(0.5, "exact", false);
+    layers.group = "layer";
+    const auto layerResult = run(layers);
+    QVERIFY(layerResult);
+    QVERIFY(!plot->thresholdVisible());
+    QCOMPARE(plot->cutLegend(), QString("layer cuts (right axis)"));
+    HistogramPlot single;
+    single.showResult(*layerResult);
+    const HistogramEvent& first = layerResult->histograms.front();
+    single.setLayer(QString::fromStdString(first.layer));
+    QVERIFY(first.threshold > 0.0);
+    QVERIFY(single.thresholdVisible());
+    QCOMPARE(single.thresholdX(), first.threshold);
+    QCOMPARE(single.cutPointCount(), 0);
+
+    const auto global = run(magnitudeRun(0.5, "exact", false));
+    QVERIFY(global);
+    QVERIFY(global->threshold > 0.0);
+    QVERIFY(plot->thresholdVisible());
+    QCOMPARE(plot->thresholdX(), global->threshold);
+    QCOMPARE(plot->shadedUpTo(), global->threshold);
+    QCOMPARE(plot->cutPointCount(), 0);
+}
+
 void TestMainWindow::eventLoopServesTimersDuringRun() {
     MainWindow& window = *m_window;
     // Long enough (perplexity before and after on a few windows) for the timer to tick often.
@@ -484,6 +535,19 @@ void TestMainWindow::exportsModelAndReport() {
     QVERIFY(opened.wait(kJobMs));
     GP_TRY_VERIFY(!window.controller()->isBusy());
     QCOMPARE(window.layerTable()->rowCount(), layers);
+    // Its masks are found in gradprobe/, and where earlier exports put them (beside the weights).
+    const auto summary = [&] { return window.findChild<QLabel*>("summary")->text(); };
+    QCOMPARE(QString::fromStdString(window.session()->model().maskPath),
+             folder.filePath("gradprobe/masks.safetensors"));
+    QVERIFY2(summary().contains("masks.safetensors (35 layers)"), qPrintable(summary()));
+    QVERIFY(QFile::rename(folder.filePath("gradprobe/masks.safetensors"),
+                          folder.filePath("gradprobe_masks.safetensors")));
+    QVERIFY(window.openModel(folder.path()));
+    QVERIFY(opened.wait(kJobMs));
+    GP_TRY_VERIFY(!window.controller()->isBusy());
+    QCOMPARE(QString::fromStdString(window.session()->model().maskPath),
+             folder.filePath("gradprobe_masks.safetensors"));
+    QVERIFY2(summary().contains("gradprobe_masks.safetensors (35 layers)"), qPrintable(summary()));
 }
 
 void TestMainWindow::settingsPersist() {
@@ -493,12 +557,15 @@ void TestMainWindow::settingsPersist() {
         window.controls()->findChild<QComboBox*>("method")->setCurrentIndex(1);  // WANDA
         window.controls()->sparsitySpinBox()->setValue(33.3);
         window.controls()->findChild<QComboBox*>("schedule")->setCurrentIndex(2);  // iterative
+        window.controls()->findChild<QSpinBox*>("threads")->setValue(3);
     }
     MainWindow again(settings);
     const PruneOptions options = again.controls()->pruneOptions();
     QCOMPARE(options.method, std::string("wanda"));
     QCOMPARE(options.sparsity, 0.333);
     QCOMPARE(options.schedule, std::string("iterative"));
+    QCOMPARE(again.controls()->threads(), 3);
+    QCOMPARE(again.session()->threads(), 3);
     QVERIFY(!again.session()->isFirstStart());
 }
 

@@ -22,10 +22,12 @@ RunFailure RunFailure::fromCurrentException(const QString& job) {
     } catch (const std::bad_alloc&) {
         failure.problem = QCoreApplication::translate("RunFailure", "out of memory");
         failure.outOfMemory = true;
-    } catch (const std::exception& error) {
-        failure.problem = QString::fromLocal8Bit(error.what());
     } catch (...) {
-        failure.problem = QCoreApplication::translate("RunFailure", "unknown error");
+        // LibTorch's messages carry a C++ backtrace: currentError() keeps the first line.
+        const gp::Error error = gp::currentError();
+        failure.object = QString::fromStdString(error.object());
+        failure.problem = QString::fromStdString(error.problem());
+        failure.outOfMemory = error.kind() == ErrorKind::OutOfMemory;
     }
     return failure;
 }

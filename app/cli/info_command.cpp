@@ -75,7 +75,8 @@ void printInfo(const ModelInfo& info) {
                 info.prunableLayers.size());
     std::printf("  tokenizer %s\n", info.tokenizerPath.empty() ? "(none)" : info.tokenizerPath.c_str());
     if (!info.maskPath.empty() && info.maskProblem.empty())
-        std::printf("  masks %s (%lld layers)\n", info.maskPath.c_str(), (long long)info.maskLayers);
+        std::printf("  masks %s (%lld layers)\n", info.maskPath.c_str(),
+                    (long long)info.maskLayers);
     else if (!info.maskPath.empty())
         std::printf("  masks unreadable: %s\n", info.maskProblem.c_str());
     for (const LayerInfo& layer : info.prunableLayers) {
@@ -148,9 +149,9 @@ void addInfoCommand(CLI::App& root, Action& action) {
             LoadOptions load;
             load.device = options->device;
             load.includeHead = options->includeHead;
-            // Describing needs the headers only: keep the weights mapped as stored (a 7B bf16
+            // Describing needs the headers only: nothing is copied or converted (a 7B bf16
             // checkpoint would otherwise be converted to 27 GB of fp32 first).
-            load.blockwise = true;
+            load.headersOnly = true;
             const auto session = ModelSession::open(options->model, load, &progress);
             if (options->json)
                 std::cout << infoJson(session->info()).dump(2) << "\n";

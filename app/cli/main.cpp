@@ -1,5 +1,7 @@
 // gradprobe: the command-line face of the engine. Exit codes (DESIGN.md): 0 ok, 2 bad arguments,
 // 3 bad input file, 4 out of memory, 130 cancelled, 1 anything unexpected.
+#include <cstdlib>
+#include <exception>
 #include <iostream>
 
 #include "app/cli/command.h"
@@ -9,7 +11,41 @@
 #include "core/runtime/cancel.h"
 #include "core/runtime/error.h"
 
+namespace {
+
+// One line on stderr and the exit code of the error's kind. What the engine did not classify
+// (a bug, or a library failing in a way nobody foresaw) gets a hint instead of a stack trace.
+int reportFailure(const gp::Error& error) {
+    if (error.kind() != gp::ErrorKind::Internal) {
+        std::cerr << "gradprobe: error: " << error.what() << "\n";
+        return gp::exitCodeFor(error.kind());
+    }
+    std::cerr << "gradprobe: unexpected failure: " << error.what()
+              << " (please report it with the command line that caused it)\n";
+    return gp::exitCodeFor(error.kind());
+}
+
+// An exception escaping a thread of its own ends the process through std::terminate: the same
+// one line, not the runtime's "terminate called after throwing ..." and an abort.
+[[noreturn]] void lastResort() {
+    int code = 1;
+    if (std::current_exception()) {
+        try {
+            throw;
+        } catch (...) {
+            code = reportFailure(gp::currentError());
+        }
+    } else {
+        std::cerr << "gradprobe: unexpected failure: the program was ended (please report it "
+                     "with the command line that caused it)\n";
+    }
+    std::_Exit(code);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+    std::set_terminate(lastResort);
     gp::configureAllocator();  // before Qt or LibTorch start threads of their own
     CLI::App root{"GradProbe: prune neural networks with magnitude, WANDA and the gradient probe",
                   "gradprobe"};
@@ -42,14 +78,7 @@ int main(int argc, char** argv) {
     } catch (const gp::Cancelled&) {
         std::cerr << "gradprobe: cancelled\n";
         return gp::kCancelledExitCode;
-    } catch (const gp::Error& error) {
-        std::cerr << "gradprobe: error: " << error.what() << "\n";
-        return gp::exitCodeFor(error.kind());
-    } catch (const std::bad_alloc&) {
-        std::cerr << "gradprobe: error: out of memory\n";
-        return gp::exitCodeFor(gp::ErrorKind::OutOfMemory);
-    } catch (const std::exception& error) {
-        std::cerr << "gradprobe: internal error: " << error.what() << "\n";
-        return 1;
+    } catch (...) {
+        return reportFailure(gp::currentError());
     }
 }

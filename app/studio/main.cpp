@@ -9,6 +9,7 @@
 #include <QFileInfo>
 #include <QTimer>
 
+#include <cstdio>
 #include <deque>
 
 #include "core/api/engine.h"
@@ -39,10 +40,39 @@ bool parseRuns(const QString& text, std::deque<ScriptedRun>& runs) {
     return true;
 }
 
+// Why no window can open ("" when one can): Qt's own failure text ("could not connect to
+// display ... Reinstalling the application may fix this problem") misleads, so the platform is
+// checked before QApplication exists. A platform chosen with QT_QPA_PLATFORM or -platform that
+// needs no display server (offscreen, vnc, eglfs, ...) is left to Qt.
+QString missingDisplay(int argc, char** argv) {
+    QString platform = qEnvironmentVariable("QT_QPA_PLATFORM");
+    for (int i = 1; i + 1 < argc; ++i)
+        if (qstrcmp(argv[i], "-platform") == 0 || qstrcmp(argv[i], "--platform") == 0)
+            platform = QString::fromLocal8Bit(argv[i + 1]);
+    platform = platform.section(':', 0, 0);
+    const bool x11 = !qEnvironmentVariableIsEmpty("DISPLAY");
+    const bool wayland = !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY");
+    if (platform.isEmpty() && !x11 && !wayland) return "DISPLAY and WAYLAND_DISPLAY are unset";
+    if (platform == "xcb" && !x11) return "QT_QPA_PLATFORM is xcb but DISPLAY is unset";
+    if (platform.startsWith("wayland") && !wayland)
+        return "QT_QPA_PLATFORM is " + platform + " but WAYLAND_DISPLAY is unset";
+    return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     gp::configureAllocator();  // before Qt or LibTorch start threads of their own
+#if defined(Q_OS_UNIX) && !defined(Q_OS_MACOS)
+    if (const QString why = missingDisplay(argc, argv); !why.isEmpty()) {
+        std::fprintf(stderr,
+                     "gradprobe-studio: no display (%s): use the headless CLI instead (gradprobe "
+                     "--help; e.g. gradprobe prune --model MODEL --sparsity 0.5 --out DIR), or "
+                     "open the window offscreen with QT_QPA_PLATFORM=offscreen\n",
+                     qPrintable(why));
+        return 2;
+    }
+#endif
     QApplication app(argc, argv);
     QApplication::setApplicationName("GradProbe Studio");
     QApplication::setOrganizationName("GradProbe");

@@ -13,10 +13,11 @@
 #include "core/eval/document_perplexity.h"
 #include "core/eval/perplexity.h"
 #include "core/eval/token_stream.h"
-#include "core/prune/blockwise.h"
 #include "core/io/mask_file.h"
 #include "core/io/text_file.h"
+#include "core/prune/blockwise.h"
 #include "core/runtime/error.h"
+#include "core/runtime/memory.h"
 
 namespace gp {
 namespace {
@@ -26,7 +27,8 @@ const char* formatName(CheckpointFormat format) {
         case CheckpointFormat::HuggingFaceFolder: return "huggingface";
         case CheckpointFormat::SafetensorsFile: return "safetensors";
         case CheckpointFormat::Llama2c: return "llama2c";
-        case CheckpointFormat::Gguf: return "gguf";
+        case CheckpointFormat::Gguf:
+            return "gguf";
     }
     return "unknown";
 }
@@ -41,11 +43,25 @@ void moveWeights(WeightMap& weights, const ComputeSpec& compute) {
     }
 }
 
+// Copies what the file stores unaligned and converts the weights to the compute dtype and
+// device, once the memory check has counted both. Block-wise: the weights stay mapped as stored
+// (each block moves when it is used); only the unaligned copies are made, on the host.
+void prepareWeights(const ModelSession::Impl& session, WeightMap& weights) {
+    const bool convert = !session.options.blockwise;
+    const bool onGpu = convert && session.compute.device.is_cuda();
+    requireMemory(estimateLoadMemory(weights, session.compute, session.checkpoint, convert),
+                  onGpu ? availableBytesFor(session.compute) : availableRamBytes(),
+                  onGpu ? "GPU memory" : "RAM", "load");
+    copyUnmappedTensors(session.checkpoint, weights);
+    if (convert) moveWeights(weights, session.compute);
+}
+
 // The masks a pruned export left beside the model (gradprobe/masks.safetensors, or an older
 // export's gradprobe_masks.safetensors). A broken masks file does not stop the model opening.
 void describeMasks(const Checkpoint& checkpoint, ModelInfo& info) {
     if (checkpoint.configPath.empty()) return;
-    info.maskPath = findMaskFile(std::filesystem::path(checkpoint.configPath).parent_path().string());
+    info.maskPath =
+        findMaskFile(std::filesystem::path(checkpoint.configPath).parent_path().string());
     if (info.maskPath.empty()) return;
     try {
         info.maskLayers = maskFileLayers(info.maskPath);
@@ -133,19 +149,28 @@ const Tokenizer& ModelSession::Impl::requireTokenizer() const {
     return *tokenizer;
 }
 
+void ModelSession::Impl::requireWeights() const {
+    if (options.headersOnly)
+        throw Error(ErrorKind::Internal, checkpoint.path, "",
+                    "the model was opened to describe it only (headers, no weights)");
+}
+
 std::optional<int32_t> ModelSession::Impl::bosId() const {
     std::optional<int32_t> bos = requireTokenizer().bosId();
     if (!bos && config.bosTokenId >= 0) bos = int32_t(config.bosTokenId);
     return bos;
 }
 
-EvalResult ModelSession::Impl::evaluateDocuments(const std::string& path, const EvalOptions& options,
+EvalResult ModelSession::Impl::evaluateDocuments(const std::string& path,
+                                                 const EvalOptions& options,
                                                  const PerplexityOptions& perplexity,
                                                  RunObserver* observer, const CancelToken* cancel) {
     if (this->options.blockwise)
         throw badArgument("--per-document", "is not available with --blockwise yet");
     const std::optional<int32_t> bos = bosId();
-    if (!bos) throw badArgument("--per-document", "the model has no BOS token to start each document with");
+    if (!bos)
+        throw badArgument("--per-document",
+                          "the model has no BOS token to start each document with");
     const std::vector<Document> documents =
         splitDocuments(requireTokenizer(), readTextFile(path), options.docSeparator, path);
     const DocumentPerplexityResult scored =
@@ -172,9 +197,9 @@ std::vector<int32_t> ModelSession::Impl::tokenizeFile(const std::string& path,
                                                       int64_t skipBytes) const {
     std::string text = readTextFile(path);
     if (skipBytes < 0 || skipBytes >= int64_t(text.size()))
-        throw badArgument("--calib-skip-bytes",
-                          std::to_string(skipBytes) + " leaves nothing of " + path + " (" +
-                              std::to_string(text.size()) + " bytes)");
+        throw badArgument("--calib-skip-bytes", std::to_string(skipBytes) + " leaves nothing of " +
+                                                    path + " (" + std::to_string(text.size()) +
+                                                    " bytes)");
     size_t start = size_t(skipBytes);
     while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
     text.erase(0, start);
@@ -207,13 +232,10 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
                                            ? session->checkpoint.path
                                            : session->checkpoint.configPath);
     WeightMap weights = std::move(session->checkpoint.weights);
-    // Block-wise: the weights stay mapped as stored; each block moves when it is used.
-    if (!options.blockwise) {
-        requireMemory(estimateLoadMemory(weights, session->compute),
-                      availableBytesFor(session->compute),
-                      session->compute.device.is_cuda() ? "GPU memory" : "RAM", "load");
-        moveWeights(weights, session->compute);
-    }
+    // Every tensor's name, shape and dtype is checked against the config (a model over the
+    // headers, thrown away) before any weight is copied, converted or moved.
+    createCausalLM(session->config, weights, path, session->checkpoint.tensorAliases);
+    if (!options.headersOnly) prepareWeights(*session, weights);
     session->model = createCausalLM(session->config, std::move(weights), path,
                                     session->checkpoint.tensorAliases);
     const std::string tokenizerPath =
@@ -237,6 +259,7 @@ const ModelInfo& ModelSession::info() const { return m_impl->info; }
 EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* observer,
                                   const CancelToken* cancel) {
     Impl& session = *m_impl;
+    session.requireWeights();
     const std::string textPath =
         options.textPath.empty() ? session.checkpoint.evaluationTextPath : options.textPath;
     if (textPath.empty())
@@ -252,8 +275,12 @@ EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* obser
                                           std::to_string(context));
     perplexity.maxWindows = options.maxWindows;
     perplexity.batchSize = std::max<int64_t>(1, options.batchSize);
+    // Refuse a job that cannot fit before reading the text.
+    requireMemory(estimateEvalMemory(session, perplexity.batchSize, perplexity.seqlen),
+                  session.compute, "eval");
 
-    if (options.perDocument) return session.evaluateDocuments(textPath, options, perplexity, observer, cancel);
+    if (options.perDocument)
+        return session.evaluateDocuments(textPath, options, perplexity, observer, cancel);
     const std::vector<int32_t> ids = session.tokenizeFile(textPath, options.docSeparator);
     const at::Tensor windows =
         cutWindows(ids, perplexity.seqlen, perplexity.maxWindows, textPath).to(session.compute.device);

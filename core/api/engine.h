@@ -95,6 +95,9 @@ struct LoadOptions {
     // a preview afterwards is refused: open the model again), and a run that is cancelled or
     // fails leaves it unusable. Text generation runs on the host tensors as stored.
     bool blockwise = false;
+    // Describing only (`gradprobe info`): the headers are read, no weight is copied, converted or
+    // moved. Such a session answers info() and runs no job.
+    bool headersOnly = false;
 };
 
 struct EvalOptions {
@@ -115,7 +118,7 @@ struct EvalResult {
     double nll = 0.0;     // mean next-token negative log-likelihood (nats)
     double ppl = 0.0;     // exp(nll)
     double seconds = 0.0;
-    int threads = 0;      // compute threads the evaluation ran on
+    int threads = 0;  // compute threads the evaluation ran on
     // perDocument only (0 otherwise): lm-eval's tokenizer-independent measures.
     int64_t documents = 0;
     int64_t words = 0;

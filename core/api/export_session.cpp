@@ -11,6 +11,7 @@
 
 #include "core/api/engine.h"
 #include "core/api/gguf_vocab.h"
+#include "core/api/memory_estimate.h"
 #include "core/api/session_impl.h"
 #include "core/eval/generate.h"
 #include "core/io/atomic_file.h"
@@ -240,8 +241,8 @@ std::string llama2cTokenizerOf(const ModelSession::Impl& session) {
     return tokenizer.string();
 }
 
-void exportLlama2c(ModelSession::Impl& session, const ExportOptions& options,
-                   ExportFolder& folder, ExportResult& result) {
+void exportLlama2c(ModelSession::Impl& session, const ExportOptions& options, ExportFolder& folder,
+                   ExportResult& result) {
     if (!options.dtype.empty() && parseDtype(options.dtype) != at::kFloat)
         throw badArgument("--dtype", "a llama2.c checkpoint holds fp32 weights only");
     const Llama2cConfig header = llama2cConfigOf(session);
@@ -267,12 +268,14 @@ void exportLlama2c(ModelSession::Impl& session, const ExportOptions& options,
 // The GGUF architecture llama.cpp runs a model of ours as, or an Error saying why none.
 std::string ggufArchitectureOf(const ModelConfig& c) {
     const auto refuse = [](const std::string& why) {
-        return badArgument(kFormatOption, "gguf export writes LLaMA, Mistral and Qwen2 models: " + why);
+        return badArgument(kFormatOption,
+                           "gguf export writes LLaMA, Mistral and Qwen2 models: " + why);
     };
     if (c.architecture != Architecture::Llama && c.architecture != Architecture::Mistral &&
         c.architecture != Architecture::Qwen2)
         throw refuse("this is a " + c.modelType + " model");
-    if (c.rope.type != "default") throw refuse("rope scaling \"" + c.rope.type + "\" is not written");
+    if (c.rope.type != "default")
+        throw refuse("rope scaling \"" + c.rope.type + "\" is not written");
     if (c.mlpBias) throw refuse("the MLP has biases");
     if (c.architecture == Architecture::Qwen2) return "qwen2";
     if (c.attentionBias) throw refuse("llama.cpp's llama architecture has no attention biases");
@@ -354,10 +357,12 @@ Error underTargetName(const ExportFolder& folder, const Error& error) {
 ExportResult ModelSession::exportModel(const ExportOptions& options, RunObserver* observer,
                                        const CancelToken* cancel) {
     Impl& session = *m_impl;
+    session.requireWeights();
     if (options.format != "dense" && options.format != "compressed" &&
         options.format != "llama2c" && options.format != "gguf")
-        throw badArgument(kFormatOption, "\"" + options.format +
-                                             "\" is not a format: dense, compressed, llama2c or gguf");
+        throw badArgument(
+            kFormatOption,
+            "\"" + options.format + "\" is not a format: dense, compressed, llama2c or gguf");
     if (options.maxShardBytes <= 0) throw badArgument("--max-shard-bytes", "must be > 0");
     if (!options.dtype.empty()) parseDtype(options.dtype);  // a bad word fails before any work
     ObserverRef watch(observer);
@@ -393,6 +398,7 @@ ExportResult ModelSession::exportModel(const ExportOptions& options, RunObserver
 
 GenerateResult ModelSession::generate(const GenerateOptions& options, const CancelToken* cancel) {
     const Impl& session = *m_impl;
+    session.requireWeights();
     const Tokenizer& tokenizer = session.requireTokenizer();
     const auto started = std::chrono::steady_clock::now();
     std::optional<int32_t> bos = tokenizer.bosId(), eos = tokenizer.eosId();
@@ -405,6 +411,12 @@ GenerateResult ModelSession::generate(const GenerateOptions& options, const Canc
     result.promptIds.insert(result.promptIds.end(), promptBody.begin(), promptBody.end());
     if (result.promptIds.empty())
         throw badArgument("--prompt", "the model has no BOS token to start from: give a prompt");
+
+    const int64_t context =
+        session.config.maxPositions > 0 ? session.config.maxPositions : INT64_MAX;
+    const int64_t longest = std::min<int64_t>(
+        context, int64_t(result.promptIds.size()) + std::max<int64_t>(0, options.steps));
+    requireMemory(estimateGenerateMemory(session, longest), session.compute, "generate");
 
     GenerationOptions generation;
     generation.steps = options.steps;

@@ -31,6 +31,18 @@ int64_t plus(int64_t a, int64_t b) {
     return sum;
 }
 
+// One forward pass of `batch` windows of `seqlen` tokens in float32: hidden states, the MLP's
+// inner activations, attention scores and the logits with their log-softmax.
+int64_t forwardActivationBytes(const ModelConfig& c, int64_t batch, int64_t seqlen) {
+    const int64_t tokens = times(std::max<int64_t>(batch, 1), seqlen);
+    const int64_t perToken =
+        plus(times(8, c.hiddenSize), plus(times(3, c.intermediateSize), times(3, c.vocabSize)));
+    // Attention holds one query chunk's scores and probabilities at a time.
+    const int64_t attention =
+        times(attentionScoreBlockBytes(times(std::max<int64_t>(batch, 1), c.numHeads), seqlen), 2);
+    return plus(times(times(tokens, perToken), 4), attention);
+}
+
 }  // namespace
 
 int64_t MemoryEstimate::totalBytes() const {
@@ -68,11 +80,11 @@ MemoryEstimate estimateBlockwisePruneMemory(const ModelSession::Impl& session,
                                   "a smaller --nsamples or --seqlen"});
     const int64_t perToken =
         plus(times(8, c.hiddenSize), plus(times(3, c.intermediateSize), times(3, c.vocabSize)));
-    estimate.parts.push_back({"activations of one batch",
-                              plus(times(times(batchTokens, perToken), 4),
-                                   times(attentionScoreBlockBytes(times(batch, c.numHeads), seqlen),
-                                         2)),
-                              "a smaller --batch-size or --seqlen"});
+    estimate.parts.push_back(
+        {"activations of one batch",
+         plus(times(times(batchTokens, perToken), 4),
+              times(attentionScoreBlockBytes(times(batch, c.numHeads), seqlen), 2)),
+         "a smaller --batch-size or --seqlen"});
     if (options.probe.enabled) {
         const int64_t gradientElement = options.probe.fp16Gradients ? 2 : 4;
         estimate.parts.push_back({"probe state per prunable weight (G0, G1, saved weight, "
@@ -108,19 +120,10 @@ MemoryEstimate estimatePruneMemory(const ModelSession::Impl& session, const Prun
     const bool calibrates = options.method == "wanda" || options.probe.enabled;
     const int64_t windows =
         calibrates ? std::min(options.nsamples, options.batchSize) : options.batchSize;
-    if (calibrates || options.evaluate) {
-        // One batch through the model: hidden states, the MLP's inner activations, attention
-        // scores and float32 logits with their log-softmax.
-        const int64_t tokens = times(std::max<int64_t>(windows, 1), seqlen);
-        const int64_t perToken =
-            plus(times(8, c.hiddenSize), plus(times(3, c.intermediateSize), times(3, c.vocabSize)));
-        // Attention holds one query chunk's scores and probabilities at a time.
-        const int64_t attention = times(
-            attentionScoreBlockBytes(times(std::max<int64_t>(windows, 1), c.numHeads), seqlen), 2);
+    if (calibrates || options.evaluate)
         estimate.parts.push_back({"activations of one batch",
-                                  plus(times(times(tokens, perToken), 4), attention),
+                                  forwardActivationBytes(c, windows, seqlen),
                                   "a smaller --batch-size or --seqlen"});
-    }
     if (options.probe.enabled) {
         const int64_t gradientElement = options.probe.fp16Gradients ? 2 : 4;
         estimate.parts.push_back({"gradients and their recorded maxima",
@@ -139,18 +142,45 @@ MemoryEstimate estimatePruneMemory(const ModelSession::Impl& session, const Prun
     return estimate;
 }
 
-MemoryEstimate estimateLoadMemory(const WeightMap& weights, const ComputeSpec& compute) {
+MemoryEstimate estimateEvalMemory(const ModelSession::Impl& session, int64_t batchSize,
+                                  int64_t seqlen) {
+    MemoryEstimate estimate;
+    estimate.parts.push_back({"activations of one batch",
+                              forwardActivationBytes(session.config, batchSize, seqlen),
+                              "a smaller --batch-size or --seqlen"});
+    return estimate;
+}
+
+MemoryEstimate estimateGenerateMemory(const ModelSession::Impl& session, int64_t tokens) {
+    MemoryEstimate estimate;
+    estimate.parts.push_back({"activations of a forward pass over the prompt and the new tokens",
+                              forwardActivationBytes(session.config, 1, tokens),
+                              "a smaller --steps or a shorter prompt"});
+    return estimate;
+}
+
+MemoryEstimate estimateLoadMemory(const WeightMap& weights, const ComputeSpec& compute,
+                                  const Checkpoint& checkpoint, bool convert) {
+    MemoryEstimate estimate;
+    const UnmappedSize unmapped = unmappedSize(checkpoint);
+    if (unmapped.bytes > 0)
+        estimate.parts.push_back(
+            {"aligned copies of the tensors " + unmapped.largestFile +
+                 " stores unaligned (the largest " + unmapped.largestTensor + ")",
+             unmapped.bytes, "the checkpoint re-saved (safetensors' writer aligns every tensor)"});
+    if (!convert) return estimate;
     int64_t copied = 0;
     std::string storedDtype;
     for (const auto& [name, tensor] : weights) {
         if (!tensor.defined()) continue;
         const bool floating = at::isFloatingType(tensor.scalar_type());
         const at::ScalarType target = floating ? compute.dtype : tensor.scalar_type();
-        if (target == tensor.scalar_type() && tensor.device() == compute.device) continue;
+        // An unaligned tensor's copy (counted above) is made on the host.
+        const at::Device device = tensor.is_meta() ? at::Device(at::kCPU) : tensor.device();
+        if (target == tensor.scalar_type() && device == compute.device) continue;
         copied = plus(copied, times(tensor.numel(), int64_t(c10::elementSize(target))));
         if (floating && storedDtype.empty()) storedDtype = dtypeName(tensor.scalar_type());
     }
-    MemoryEstimate estimate;
     if (copied > 0)
         estimate.parts.push_back(
             {"weights converted to " + dtypeName(compute.dtype) + " on " + compute.device.str(),
@@ -187,6 +217,12 @@ void requireMemory(const MemoryEstimate& estimate, int64_t availableBytes, const
     throw outOfMemory(job, "needs about " + describeBytes(needed) + " of " + where + " (" + detail +
                                ") but " + describeBytes(availableBytes) + " are available" +
                                advice);
+}
+
+void requireMemory(const MemoryEstimate& estimate, const ComputeSpec& compute,
+                   const std::string& job) {
+    requireMemory(estimate, availableBytesFor(compute),
+                  compute.device.is_cuda() ? "GPU memory" : "RAM", job);
 }
 
 std::string describeBytes(int64_t bytes) {

@@ -32,10 +32,21 @@ struct MemoryEstimate {
 MemoryEstimate estimatePruneMemory(const ModelSession::Impl& session, const PruneOptions& options,
                                    int64_t seqlen);
 
-// What loading needs beyond the memory map: floating-point weights stored in another dtype than
-// the compute dtype are converted into copies (a bf16 checkpoint run in fp32 needs twice its
-// size), and on a GPU every weight is copied there. Weights used as stored are mapped, not copied.
-MemoryEstimate estimateLoadMemory(const WeightMap& weights, const ComputeSpec& compute);
+// Evaluating windows of `seqlen` tokens, `batchSize` per forward pass: one batch's activations.
+MemoryEstimate estimateEvalMemory(const ModelSession::Impl& session, int64_t batchSize,
+                                  int64_t seqlen);
+
+// Generating: the model recomputes the whole sequence (`tokens`: the prompt and the new tokens,
+// at most the context) at every step; the last step's forward pass is the largest.
+MemoryEstimate estimateGenerateMemory(const ModelSession::Impl& session, int64_t tokens);
+
+// What loading needs beyond the memory map: tensors the file stores unaligned are copied into
+// aligned memory (checkpoint.unmapped, placeholders in `weights`); with `convert`, floating-point
+// weights stored in another dtype than the compute dtype are converted into copies (a bf16
+// checkpoint run in fp32 needs twice its size), and on a GPU every weight is copied there.
+// Weights used as stored are mapped, not copied.
+MemoryEstimate estimateLoadMemory(const WeightMap& weights, const ComputeSpec& compute,
+                                  const Checkpoint& checkpoint, bool convert);
 
 // Free RAM, or free memory of the compute GPU; -1 when unknown.
 int64_t availableBytesFor(const ComputeSpec& compute);
@@ -44,6 +55,10 @@ int64_t availableBytesFor(const ComputeSpec& compute);
 // value means unknown: nothing is checked), saying how much is needed, how much is available and
 // which option lowers the biggest part. `where` is "RAM" or "GPU memory".
 void requireMemory(const MemoryEstimate& estimate, int64_t availableBytes, const std::string& where,
+                   const std::string& job);
+
+// The same against the compute device's free memory (RAM or the GPU's).
+void requireMemory(const MemoryEstimate& estimate, const ComputeSpec& compute,
                    const std::string& job);
 
 // "1.5 GiB", "300 MiB", "12 KiB".

@@ -85,9 +85,8 @@ at::Tensor calibrationWindows(const ModelSession::Impl& session, const PruneOpti
 
 std::string normsKeyOf(const PruneOptions& options, const std::string& calibPath) {
     return calibPath + "|" + std::to_string(options.calibSkipBytes) + "|" +
-           std::to_string(options.nsamples) + "|" +
-           std::to_string(options.seqlen) + "|" + std::to_string(options.seed) + "|" +
-           options.wandaNorm;
+           std::to_string(options.nsamples) + "|" + std::to_string(options.seqlen) + "|" +
+           std::to_string(options.seed) + "|" + options.wandaNorm;
 }
 
 }  // namespace
@@ -95,14 +94,14 @@ std::string normsKeyOf(const PruneOptions& options, const std::string& calibPath
 PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* observer,
                                 const CancelToken* cancel) {
     Impl& session = *m_impl;
+    session.requireWeights();
     PruneOptions options = requested;
     if (session.options.blockwise) options.blockwise = true;
     checkPruneOptions(options);
     refuseAfterBlockwiseRun(session, "prune again");
     // Refuse a job that cannot fit before loading text or touching a weight.
     requireMemory(estimatePruneMemory(session, options, defaultSeqlen(session, options.seqlen)),
-                  availableBytesFor(session.compute),
-                  session.compute.device.is_cuda() ? "GPU memory" : "RAM", "prune");
+                  session.compute, "prune");
     const bool needsCalibration = options.method == "wanda" || options.probe.enabled;
     PruneInputs inputs;
     inputs.model = session.model.get();
@@ -212,6 +211,7 @@ std::string ModelSession::weightFingerprint() const {
 
 Preview ModelSession::preview(const PreviewOptions& options) {
     Impl& session = *m_impl;
+    session.requireWeights();
     refuseAfterBlockwiseRun(session, "preview the weights as loaded");
     takeOriginals(session);
     // Scores of the weights as loaded, whatever run is applied now (a block-wise session before

@@ -38,6 +38,8 @@ struct ModelSession::Impl {
     std::map<std::string, at::Tensor> activationNorms;
 
     const Tokenizer& requireTokenizer() const;
+    // An Error for a job on a session opened with LoadOptions::headersOnly (no weights to run).
+    void requireWeights() const;
     // The token stream of a text file for this model (BOS per document when a separator is set).
     // skipBytes: start past this many bytes of the file (at the next UTF-8 character).
     std::vector<int32_t> tokenizeFile(const std::string& path, const std::string& docSeparator,

@@ -77,6 +77,7 @@ LoadedWeights loadWeights(const SelectBenchOptions& options) {
         const ModelConfig config = parseModelConfig(checkpoint.configText, checkpoint.configPath);
         const auto model = createCausalLM(config, std::move(checkpoint.weights), options.model,
                                           checkpoint.tensorAliases);
+        copyUnmappedTensors(checkpoint, model->weights());  // a benchmark's input: no estimate
         for (const PrunableWeight& weight : model->prunableWeights(false))
             loaded.weights.emplace_back(weight.name, weight.matrix);
         loaded.source = options.model;
@@ -577,11 +578,12 @@ std::string selectBenchTable(const SelectBenchReport& report) {
     }
     for (const SelectBenchRow& row : report.rows) {
         if (row.floorSeconds <= 0) continue;
-        std::snprintf(line, sizeof line,
-                      "floor at %.3f: %d counting pass(es) over the same scores %.4f s; exact %.2fx "
-                      "its floor\n",
-                      row.sparsity, std::max(row.passes, 1), row.floorSeconds,
-                      row.secondsMedian / row.floorSeconds);
+        std::snprintf(
+            line, sizeof line,
+            "floor at %.3f: %d counting pass(es) over the same scores %.4f s; exact %.2fx "
+            "its floor\n",
+            row.sparsity, std::max(row.passes, 1), row.floorSeconds,
+            row.secondsMedian / row.floorSeconds);
         text += line;
     }
     return text;

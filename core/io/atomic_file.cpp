@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -36,6 +39,8 @@ void syncFolder(const std::string& folder) {
 
 AtomicFile::AtomicFile(std::string path) : m_path(std::move(path)) {
     if (m_path.empty()) throw badInput(m_path, "", "no output path given");
+    if (const char* delay = std::getenv("GP_TEST_WRITE_DELAY_MS"))
+        m_writeDelayMs = std::atoi(delay);
     const std::string folder = folderOf(m_path);
     if (!std::filesystem::is_directory(folder))
         throw badInput(m_path, "", "cannot write: the folder " + folder + " does not exist");
@@ -73,6 +78,7 @@ void AtomicFile::fail(const std::string& problem) {
 
 void AtomicFile::write(const void* data, size_t bytes) {
     if (m_fd < 0) fail("cannot write: the file was already closed");
+    if (m_writeDelayMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(m_writeDelayMs));
     const auto* cursor = static_cast<const uint8_t*>(data);
     while (bytes > 0) {
         // Chunks of at most 1 GiB: Linux caps a single write near 2 GiB anyway.

@@ -35,6 +35,9 @@ private:
     std::string m_temporaryPath;
     int m_fd = -1;
     bool m_committed = false;
+    // Test hook: GP_TEST_WRITE_DELAY_MS makes every write() sleep that long first, so a test can
+    // deliver a signal while a model file is being written. 0 (unset) in normal use.
+    int m_writeDelayMs = 0;
 };
 
 }  // namespace gp

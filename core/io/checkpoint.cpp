@@ -97,6 +97,21 @@ void readConfig(const fs::path& configPath, Checkpoint* checkpoint) {
     checkpoint->configText = readTextFile(checkpoint->configPath);  // parsed by the model module
 }
 
+// A mapped tensor, or for data the file stores unaligned a placeholder without data (see
+// Checkpoint::unmapped): nothing is allocated or read before the memory check.
+void addTensor(const std::shared_ptr<const SafetensorsFile>& file, const std::string& name,
+               Checkpoint* checkpoint) {
+    if (file->isMapped(name)) {
+        checkpoint->weights[name] = file->tensor(name);
+        return;
+    }
+    const SafetensorsEntry& entry = *file->find(name);
+    checkpoint->weights[name] =
+        at::empty(entry.shape,
+                  at::TensorOptions().dtype(safetensorsScalarType(entry.dtype)).device(at::kMeta));
+    checkpoint->unmapped[name] = file;
+}
+
 // Every metadata value that names a tensor is a candidate alias ("format": "pt" is not one);
 // keepDeclaredAliases drops those whose target is missing or whose name is stored itself.
 void collectAliases(const SafetensorsFile& file, Checkpoint* checkpoint) {
@@ -113,11 +128,10 @@ void keepDeclaredAliases(Checkpoint* checkpoint) {
     }
 }
 
-void addAllTensors(const SafetensorsFile& file, Checkpoint* checkpoint) {
-    for (const SafetensorsEntry& entry : file.entries())
-        checkpoint->weights[entry.name] = file.tensor(entry.name);
-    collectAliases(file, checkpoint);
-    checkpoint->weightFiles.push_back(file.path());
+void addAllTensors(const std::shared_ptr<const SafetensorsFile>& file, Checkpoint* checkpoint) {
+    for (const SafetensorsEntry& entry : file->entries()) addTensor(file, entry.name, checkpoint);
+    collectAliases(*file, checkpoint);
+    checkpoint->weightFiles.push_back(file->path());
 }
 
 // model.safetensors.index.json: {"metadata": {...}, "weight_map": {tensor name: shard file}}.
@@ -164,19 +178,19 @@ void addShardedTensors(const fs::path& folder, Checkpoint* checkpoint) {
                        "lists shard files that are not in the folder: " + list);
     }
 
-    std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
+    std::map<std::string, std::shared_ptr<const SafetensorsFile>> shards;
     for (const std::string& shard : shardNames) {
         shards[shard] = SafetensorsFile::open((folder / shard).string());
         collectAliases(*shards[shard], checkpoint);
         checkpoint->weightFiles.push_back(shards[shard]->path());
     }
     for (const auto& [name, shard] : weightMap) {
-        const SafetensorsFile& file = *shards.at(shard);
-        if (!file.find(name))
-            throw badInput(file.path(), name,
+        const std::shared_ptr<const SafetensorsFile>& file = shards.at(shard);
+        if (!file->find(name))
+            throw badInput(file->path(), name,
                            "listed in " + std::string(kShardIndexFile) +
                                " for this shard, but the shard does not hold it");
-        checkpoint->weights[name] = file.tensor(name);
+        addTensor(file, name, checkpoint);
     }
 }
 
@@ -210,7 +224,7 @@ Checkpoint loadFolder(const fs::path& folder) {
     checkpoint.path = folderText;
     readConfig(folder / kConfigFile, &checkpoint);
     if (hasSingle)
-        addAllTensors(*SafetensorsFile::open((folder / kSingleWeightsFile).string()), &checkpoint);
+        addAllTensors(SafetensorsFile::open((folder / kSingleWeightsFile).string()), &checkpoint);
     else
         addShardedTensors(folder, &checkpoint);
     keepDeclaredAliases(&checkpoint);
@@ -229,7 +243,7 @@ Checkpoint loadSafetensorsFile(const fs::path& file) {
     checkpoint.format = CheckpointFormat::SafetensorsFile;
     checkpoint.path = file.string();
     readConfig(folder / kConfigFile, &checkpoint);
-    addAllTensors(*SafetensorsFile::open(file.string()), &checkpoint);
+    addAllTensors(SafetensorsFile::open(file.string()), &checkpoint);
     keepDeclaredAliases(&checkpoint);
     findCompanionFiles(folder, &checkpoint);
     return checkpoint;
@@ -284,11 +298,42 @@ Checkpoint readCheckpoint(const std::string& path);
 // Decompresses a sparse-bitmask folder and records the stored layout (see checkpoint.h).
 Checkpoint loadCheckpoint(const std::string& path) {
     Checkpoint checkpoint = readCheckpoint(path);
-    if (!checkpoint.configPath.empty())
+    if (!checkpoint.configPath.empty()) {
+        const std::string format =
+            declaredSparsityFormat(checkpoint.configText, checkpoint.configPath);
+        if (!format.empty() && format != "dense") {
+            // Decompressing reads every stored tensor (and makes the model dense in memory).
+            copyUnmappedTensors(checkpoint, checkpoint.weights);
+            checkpoint.unmapped.clear();
+        }
         decompressSparseBitmask(checkpoint.weights, checkpoint.configText, checkpoint.configPath);
+    }
     for (const auto& [name, tensor] : checkpoint.weights)
         checkpoint.storedTensors.push_back({name, tensor.scalar_type(), tensor.sizes().vec()});
     return checkpoint;
+}
+
+UnmappedSize unmappedSize(const Checkpoint& checkpoint) {
+    UnmappedSize size;
+    int64_t largest = -1;
+    for (const auto& [name, file] : checkpoint.unmapped) {
+        const SafetensorsEntry& entry = *file->find(name);
+        const auto bytes = int64_t(std::min<uint64_t>(entry.end - entry.begin, INT64_MAX));
+        size.bytes = bytes > INT64_MAX - size.bytes ? INT64_MAX : size.bytes + bytes;
+        if (bytes > largest) {
+            largest = bytes;
+            size.largestFile = file->path();
+            size.largestTensor = name;
+        }
+    }
+    return size;
+}
+
+void copyUnmappedTensors(const Checkpoint& checkpoint, WeightMap& weights) {
+    for (const auto& [name, file] : checkpoint.unmapped) {
+        const auto found = weights.find(name);
+        if (found != weights.end() && found->second.is_meta()) found->second = file->tensor(name);
+    }
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,17 +15,19 @@
 
 namespace gp {
 
+class SafetensorsFile;
+
 enum class CheckpointFormat { HuggingFaceFolder, SafetensorsFile, Llama2c, Gguf };
 
 // A vocabulary stored inside the model file (GGUF's tokenizer.ggml.* keys): the engine turns it
 // into a tokenizer (sentencepiece_json.h for model "llama").
 struct EmbeddedVocab {
-    std::string model;                 // tokenizer.ggml.model: "llama" (SentencePiece), "gpt2", ...
-    std::string pre = "default";       // tokenizer.ggml.pre: the pre-tokenizer ("gpt-2", "qwen2")
-    std::vector<std::string> tokens;   // by id
-    std::vector<float> scores;         // by id (may be empty)
-    std::vector<int32_t> types;        // by id: 1 normal, 2 unknown, 3 control, 4 user, 6 byte
-    std::vector<std::string> merges;   // "left right" (model "gpt2")
+    std::string model;                // tokenizer.ggml.model: "llama" (SentencePiece), "gpt2", ...
+    std::string pre = "default";      // tokenizer.ggml.pre: the pre-tokenizer ("gpt-2", "qwen2")
+    std::vector<std::string> tokens;  // by id
+    std::vector<float> scores;        // by id (may be empty)
+    std::vector<int32_t> types;       // by id: 1 normal, 2 unknown, 3 control, 4 user, 6 byte
+    std::vector<std::string> merges;  // "left right" (model "gpt2")
     int64_t bosId = -1, eosId = -1, unkId = -1, padId = -1;
     bool addBos = true, addEos = false;
 };
@@ -44,6 +47,11 @@ struct Checkpoint {
     std::string configText;  // config JSON text (synthesised for llama2.c)
     WeightMap weights;       // checkpoint names -> tensors, memory-mapped where possible
     std::vector<std::string> weightFiles;  // the files the weights came from
+    // Tensors a safetensors file stores off their element boundary cannot be mapped (ATen
+    // kernels assume aligned elements). Opening allocates nothing for them: `weights` holds a
+    // placeholder on the meta device (shape and dtype, no data) until copyUnmappedTensors()
+    // makes the aligned copy, after the memory check has counted it.
+    std::map<std::string, std::shared_ptr<const SafetensorsFile>> unmapped;
     // Names the safetensors metadata declares as another stored tensor (transformers writes
     // {"model.embed_tokens.weight": "lm_head.weight"} for a tied embedding it stores once):
     // alias -> stored name. Only aliases that are not themselves stored and whose target is.
@@ -73,5 +81,18 @@ struct Checkpoint {
 // folder without tokenizer.json but with a llama2.c tokenizer (tok<vocab>.bin, tokenizer.bin:
 // what exporting a llama2.c model writes) uses that. A .gguf file is read by gguf_model.h.
 Checkpoint loadCheckpoint(const std::string& path);
+
+// Bytes the aligned copies of checkpoint.unmapped take, and the largest of them ("" if none),
+// for the memory estimate and its message.
+struct UnmappedSize {
+    int64_t bytes = 0;
+    std::string largestFile;  // the file holding the largest one
+    std::string largestTensor;
+};
+UnmappedSize unmappedSize(const Checkpoint& checkpoint);
+
+// Replaces each placeholder of checkpoint.unmapped found in `weights` with an aligned copy of its
+// data read from the file, one tensor at a time.
+void copyUnmappedTensors(const Checkpoint& checkpoint, WeightMap& weights);
 
 }  // namespace gp

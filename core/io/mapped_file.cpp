@@ -64,8 +64,7 @@ at::Tensor MappedFile::tensor(uint64_t offset, at::IntArrayRef shape, at::Scalar
 
     uint8_t* address = m_data + offset;
     const size_t elementSize = c10::elementSize(dtype);
-    const bool aligned = reinterpret_cast<uintptr_t>(address) % elementSize == 0;
-    if (!aligned) {
+    if (!isAligned(offset, dtype)) {
         at::Tensor copy = at::empty(shape, options);
         std::memcpy(copy.data_ptr(), address, static_cast<size_t>(numel) * elementSize);
         return copy;
@@ -73,6 +72,10 @@ at::Tensor MappedFile::tensor(uint64_t offset, at::IntArrayRef shape, at::Scalar
     std::shared_ptr<const MappedFile> keepAlive = shared_from_this();
     return at::from_blob(
         address, shape, [keepAlive](void*) mutable { keepAlive.reset(); }, options);
+}
+
+bool MappedFile::isAligned(uint64_t offset, at::ScalarType dtype) const {
+    return reinterpret_cast<uintptr_t>(m_data + offset) % c10::elementSize(dtype) == 0;
 }
 
 }  // namespace gp

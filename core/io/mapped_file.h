@@ -31,6 +31,9 @@ public:
     // the address is not aligned for the dtype, since ATen kernels assume aligned elements.
     at::Tensor tensor(uint64_t offset, at::IntArrayRef shape, at::ScalarType dtype) const;
 
+    // Whether tensor() at this offset maps (true) or has to copy (false).
+    bool isAligned(uint64_t offset, at::ScalarType dtype) const;
+
 private:
     MappedFile() = default;
     std::string m_path;

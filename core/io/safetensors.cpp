@@ -255,6 +255,13 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
                           safetensorsScalarType(entry->dtype));
 }
 
+bool SafetensorsFile::isMapped(const std::string& name) const {
+    const SafetensorsEntry* entry = find(name);
+    if (!entry) throw badInput(m_path, name, "no such tensor in the file");
+    return entry->begin == entry->end ||
+           m_file->isAligned(m_dataOffset + entry->begin, safetensorsScalarType(entry->dtype));
+}
+
 std::string safetensorsDtypeName(at::ScalarType dtype) {
     for (const DtypeInfo& info : kDtypes)
         if (info.type == dtype) return info.name;

@@ -47,6 +47,11 @@ public:
     // gone. In-place changes to the tensor never reach the file. An Error for an unknown name.
     at::Tensor tensor(const std::string& name) const;
 
+    // Whether tensor(name) maps the data (true) or has to copy it into new memory (false): a
+    // file written with its data area or a tensor off an element boundary. An Error for an
+    // unknown name.
+    bool isMapped(const std::string& name) const;
+
 private:
     SafetensorsFile() = default;
     std::string m_path;

@@ -37,6 +37,11 @@ Error badInput(const std::string& file, const std::string& object, const std::st
 Error badArgument(const std::string& option, const std::string& problem);
 Error outOfMemory(const std::string& what, const std::string& problem);
 
+// What the exception in flight amounts to (call it inside a catch block): a gp::Error as it is;
+// an allocation failure (std::bad_alloc, LibTorch's allocator errors) as OutOfMemory; anything
+// else as Internal with the first line of its message (never LibTorch's C++ backtrace).
+Error currentError();
+
 // Exit code of the CLI for an error kind (DESIGN.md): 2, 3, 4, or 1.
 int exitCodeFor(ErrorKind kind);
 

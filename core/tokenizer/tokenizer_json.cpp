@@ -103,7 +103,8 @@ private:
         const Json& text = pattern.at(literal ? "String" : "Regex");
         if (!text.is_string()) fail(key, "expected a string");
         try {
-            return std::make_shared<UnicodeRegex>(text.get<std::string>(), literal);
+            return std::make_shared<UnicodeRegex>(text.get<std::string>(), literal,
+                                                  UnicodeRegex::Source{m_source, key});
         } catch (const std::invalid_argument& e) {
             fail(key, e.what());
         }

@@ -35,8 +35,8 @@ struct UnicodeRegex::Compiled {
     ~Compiled() { pcre2_code_free(code); }
 };
 
-UnicodeRegex::UnicodeRegex(const std::string& pattern, bool literal)
-    : m_pattern(pattern), m_compiled(std::make_unique<Compiled>()) {
+UnicodeRegex::UnicodeRegex(const std::string& pattern, bool literal, Source source)
+    : m_pattern(pattern), m_source(std::move(source)), m_compiled(std::make_unique<Compiled>()) {
     // PCRE2 refuses UCP beside LITERAL; a literal needs no character classes anyway.
     const uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     int errorCode = 0;
@@ -66,9 +66,14 @@ int UnicodeRegex::matchAt(std::string_view text, size_t offset, uint32_t options
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
         rc = pcre2_match(m_compiled->code, subject, text.size(), offset,
                          options | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, data, nullptr);
-    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
-        throw Error(ErrorKind::Internal, "", "regular expression " + m_pattern,
-                    "matching failed at byte " + std::to_string(offset) + ": " + pcre2Message(rc));
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+        const std::string problem =
+            "matching failed at byte " + std::to_string(offset) + ": " + pcre2Message(rc);
+        if (m_source.file.empty())
+            throw Error(ErrorKind::Internal, "", "regular expression " + m_pattern, problem);
+        throw badInput(m_source.file, m_source.key + " (regular expression " + m_pattern + ")",
+                       problem + " (the pattern backtracks too much for this text)");
+    }
     return rc;
 }
 

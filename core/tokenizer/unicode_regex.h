@@ -24,16 +24,24 @@ struct TextSpan {
 
 class UnicodeRegex {
 public:
+    // Where a pattern was read from (tokenizer.json and the key), so that a match it cannot
+    // complete is a bad input naming the file and the pattern; empty for built-in patterns.
+    struct Source {
+        std::string file;
+        std::string key;  // e.g. "pre_tokenizer.pretokenizers[0].pattern"
+    };
+
     // literal: the pattern is a plain string to find, not a regular expression.
     // Throws std::invalid_argument with PCRE2's message and offset when the pattern is bad.
-    UnicodeRegex(const std::string& pattern, bool literal);
+    UnicodeRegex(const std::string& pattern, bool literal, Source source = {});
     ~UnicodeRegex();
     UnicodeRegex(UnicodeRegex&&) noexcept;
     UnicodeRegex& operator=(UnicodeRegex&&) noexcept;
 
     // Every non-overlapping match, left to right. `text` must be valid UTF-8 (checked by the
     // caller once, so that long texts are not re-validated at every match). A match that PCRE2
-    // cannot complete (resource limits) throws gp::Error (Internal).
+    // cannot complete (resource limits: a pattern that backtracks catastrophically) throws
+    // gp::Error: BadInput naming the source file and the pattern, or Internal for a built-in one.
     std::vector<TextSpan> findAll(std::string_view text) const;
     // Whether the pattern matches starting exactly at `offset` (anchored there).
     bool matchesAt(std::string_view text, size_t offset) const;
@@ -44,6 +52,7 @@ private:
     struct Compiled;
     int matchAt(std::string_view text, size_t offset, uint32_t options, void* matchData) const;
     std::string m_pattern;
+    Source m_source;
     std::unique_ptr<Compiled> m_compiled;
 };
 

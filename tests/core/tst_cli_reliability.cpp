@@ -16,8 +16,12 @@
 #include <filesystem>
 #include <functional>
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "tests/core/unaligned_checkpoint.h"
 
 namespace {
 
@@ -99,6 +103,55 @@ QStringList leftovers(const QString& folder) {
     return found;
 }
 
+// The CLI as a child whose own resource usage is measured (wait4): peak RSS and CPU time.
+struct MeasuredRun {
+    Run run;
+    int64_t peakRssBytes = 0;
+    double cpuSeconds = 0.0;
+    double wallSeconds = 0.0;
+};
+
+MeasuredRun runMeasured(const QStringList& arguments, int timeoutMs = 120000) {
+    QTemporaryFile log;
+    log.open();
+    std::vector<std::string> words{GP_CLI_BINARY};
+    for (const QString& argument : arguments) words.push_back(argument.toStdString());
+    std::vector<char*> argv;
+    for (std::string& word : words) argv.push_back(word.data());
+    argv.push_back(nullptr);
+    QElapsedTimer clock;
+    clock.start();
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::dup2(log.handle(), 1);
+        ::dup2(log.handle(), 2);
+        ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    MeasuredRun measured;
+    int status = 0;
+    rusage usage{};
+    while (::wait4(child, &status, WNOHANG, &usage) == 0) {
+        if (clock.elapsed() > timeoutMs) {
+            ::kill(child, SIGKILL);
+            ::wait4(child, &status, 0, &usage);
+            measured.run.output = "TIMED OUT\n";
+            break;
+        }
+        QTest::qSleep(20);
+    }
+    measured.wallSeconds = clock.elapsed() / 1000.0;
+    measured.run.status = WIFEXITED(status) ? QProcess::NormalExit : QProcess::CrashExit;
+    measured.run.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    log.seek(0);
+    measured.run.output += QString::fromLocal8Bit(log.readAll());
+    measured.peakRssBytes = int64_t(usage.ru_maxrss) * 1024;
+    measured.cpuSeconds = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
+                          usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+    return measured;
+}
+
 #define GP_EXPECT_EXIT(run, code)                                                           \
     QVERIFY2((run).status == QProcess::NormalExit && (run).exitCode == (code),              \
              qPrintable(QString("exit %1 (%2), expected %3:\n%4")                           \
@@ -162,6 +215,35 @@ private Q_SLOTS:
         QVERIFY2(run.output.contains("cancelled"), qPrintable(run.output));
         QVERIFY2(!QFileInfo::exists(out + "/model.safetensors"), qPrintable(run.output));
         QVERIFY2(!QFileInfo::exists(out + "/report.json"), qPrintable(run.output));
+        QVERIFY2(leftovers(root.path()).isEmpty(), qPrintable(leftovers(root.path()).join("\n")));
+    }
+
+    // Ctrl-C while the model file itself is being written (every write slowed by the test
+    // hook): exit 130, and no file under any final name, no staging left.
+    void interruptDuringExportWriteLeavesNothing() {
+        QTemporaryDir root;
+        QVERIFY(root.isValid());
+        const QString out = root.filePath("out");
+        QProcess process;
+        setUpProcess(process);
+        QProcessEnvironment environment = process.processEnvironment();
+        environment.insert("GP_TEST_WRITE_DELAY_MS", "100");
+        process.setProcessEnvironment(environment);
+        process.setArguments({"export", "--model", demoModel(), "--out", out});
+        process.start();
+        QVERIFY(process.waitForStarted());
+        // The staged weights file appears when its first bytes are being written.
+        const auto writing = [&] {
+            for (const QString& file : leftovers(root.path()))
+                if (file.contains(".safetensors")) return true;
+            return false;
+        };
+        QVERIFY2(QTest::qWaitFor(writing, 60000), qPrintable(leftovers(root.path()).join("\n")));
+        QCOMPARE(::kill(pid_t(process.processId()), SIGINT), 0);
+        const Run run = finish(process, 120000);
+        GP_EXPECT_EXIT(run, 130);
+        QVERIFY2(run.output.contains("cancelled"), qPrintable(run.output));
+        QVERIFY2(!QFileInfo::exists(out), qPrintable(run.output));
         QVERIFY2(leftovers(root.path()).isEmpty(), qPrintable(leftovers(root.path()).join("\n")));
     }
 
@@ -311,6 +393,62 @@ private Q_SLOTS:
                  qPrintable(info.output));
     }
 
+    // A checkpoint whose tensors are all stored unaligned (none can be mapped) with a declared
+    // 40 GB embedding in a sparse file: nothing is copied or read before the headers have been
+    // checked against the config and the copies counted against the machine's memory. Each
+    // command ends quickly (CPU time, which a busy machine does not stretch), with a classified
+    // exit, a message naming the file, and a small peak RSS.
+    void unalignedHugeCheckpointIsCheap_data() {
+        QTest::addColumn<bool>("matchingConfig");
+        QTest::addColumn<QStringList>("command");
+        QTest::addColumn<int>("exitCode");
+        QTest::addColumn<QString>("mustSay");
+        const QStringList eval{"eval", "--max-windows", "1", "--seqlen", "32"};
+        const QStringList generate{"generate", "--prompt", "Once", "--steps", "2"};
+        const QString shape = "model.embed_tokens.weight: shape [";
+        QTest::newRow("wrong shape: info") << false << QStringList{"info"} << 3 << shape;
+        QTest::newRow("wrong shape: eval") << false << eval << 3 << shape;
+        const QString copies = "stores unaligned (the largest model.embed_tokens.weight)";
+        QTest::newRow("too big to copy: eval") << true << eval << 4 << copies;
+        QTest::newRow("too big to copy: generate") << true << generate << 4 << copies;
+        QTest::newRow("too big to copy: info reads headers only")
+            << true << QStringList{"info"} << 0 << "parameters";
+    }
+    void unalignedHugeCheckpointIsCheap() {
+        QFETCH(bool, matchingConfig);
+        QFETCH(QStringList, command);
+        QFETCH(int, exitCode);
+        QFETCH(QString, mustSay);
+        QTemporaryDir root;
+        QVERIFY(root.isValid());
+        const fs::path folder = fs::path(root.path().toStdString()) / "model";
+        const fs::path weights = gp::test::writeUnalignedCheckpoint(
+            demoModel().toStdString(), folder,
+            matchingConfig ? gp::test::HugeEmbedding::MatchingConfig
+                           : gp::test::HugeEmbedding::WrongShape);
+        QVERIFY(fs::file_size(weights) > 40'000'000'000ull);
+
+        QStringList arguments = command;
+        arguments.insert(1, "--model");
+        arguments.insert(2, QString::fromStdString(folder.string()));
+        const MeasuredRun measured = runMeasured(arguments);
+        const QString report = QString("%1\npeak RSS %2 MB, CPU %3 s, wall %4 s")
+                                   .arg(measured.run.output)
+                                   .arg(measured.peakRssBytes >> 20)
+                                   .arg(measured.cpuSeconds)
+                                   .arg(measured.wallSeconds);
+        qInfo("%s: peak RSS %lld MB, CPU %.2f s, wall %.2f s", qPrintable(command.first()),
+              (long long)(measured.peakRssBytes >> 20), measured.cpuSeconds, measured.wallSeconds);
+        GP_EXPECT_EXIT(measured.run, exitCode);
+        QVERIFY2(measured.run.output.contains(mustSay), qPrintable(report));
+        const QString named = QString::fromStdString((exitCode == 4 ? weights : folder).string());
+        if (exitCode != 0) QVERIFY2(measured.run.output.contains(named), qPrintable(report));
+        QVERIFY2(measured.peakRssBytes < 500ll << 20, qPrintable(report));
+        QVERIFY2(measured.cpuSeconds < 10.0, qPrintable(report));
+        for (const char* never : {"internal error", "frame #"})
+            QVERIFY2(!measured.run.output.contains(never), qPrintable(report));
+    }
+
     // An allocation that fails mid-run (the address space capped in the child, so the check up
     // front passes and LibTorch's allocator fails later): exit 4, a message saying so and that
     // the weights are intact, and nothing written.
@@ -370,8 +508,8 @@ private Q_SLOTS:
         QTest::addColumn<int>("threads");
         QTest::newRow("OMP_NUM_THREADS=1") << "1" << QStringList{} << 1;
         QTest::newRow("--threads 3") << "" << QStringList{"--threads", "3"} << 3;
-        QTest::newRow("--threads 3 over OMP_NUM_THREADS=1") << "1" << QStringList{"--threads", "3"}
-                                                          << 3;
+        QTest::newRow("--threads 3 over OMP_NUM_THREADS=1")
+            << "1" << QStringList{"--threads", "3"} << 3;
     }
     void threadsFollowEnvironmentAndOption() {
         QFETCH(QString, ompNumThreads);
@@ -404,8 +542,10 @@ private Q_SLOTS:
         const double cpuSeconds = seconds(after.ru_utime) - seconds(before.ru_utime) +
                                   seconds(after.ru_stime) - seconds(before.ru_stime);
         if (threads == 1)
-            QVERIFY2(cpuSeconds <= wallSeconds * 1.05 + 0.05,
-                     qPrintable(QString("CPU %1 s in %2 s of wall time").arg(cpuSeconds).arg(wallSeconds)));
+            QVERIFY2(
+                cpuSeconds <= wallSeconds * 1.05 + 0.05,
+                qPrintable(
+                    QString("CPU %1 s in %2 s of wall time").arg(cpuSeconds).arg(wallSeconds)));
     }
 
     void badArguments() {

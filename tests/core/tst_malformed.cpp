@@ -22,6 +22,7 @@
 #include "core/io/safetensors.h"
 #include "core/runtime/error.h"
 #include "tests/core/tiny_checkpoints.h"
+#include "tests/core/unaligned_checkpoint.h"
 #include "tests/support/test_support.h"
 
 namespace {
@@ -126,8 +127,19 @@ struct Fixture {
     // Replaces the model's weights file by hand-made bytes.
     void writeWeights(const std::string& bytes) const { write("model/model.safetensors", bytes); }
 
+    // The `gradprobe` command line doing what the case does through the facade (set by open,
+    // evaluate and prune), run afterwards to check what the CLI prints for the same input.
+    mutable QStringList cli;
+
     std::unique_ptr<gp::ModelSession> open(const std::string& relative = "model",
                                            const gp::LoadOptions& options = {}) const {
+        // `info` takes no --tokenizer: `eval` loads the same way and fails at the same point.
+        if (cli.isEmpty()) {
+            cli << (options.tokenizerPath.empty() ? "info" : "eval") << "--model"
+                << QString::fromStdString(path(relative).string());
+            if (!options.tokenizerPath.empty())
+                cli << "--tokenizer" << QString::fromStdString(options.tokenizerPath);
+        }
         return gp::ModelSession::open(path(relative).string(), options);
     }
     void evaluate(const std::string& textRelative, int64_t seqlen = 32) const {
@@ -135,15 +147,51 @@ struct Fixture {
         options.textPath = textRelative.empty() ? "" : path(textRelative).string();
         options.seqlen = seqlen;
         options.maxWindows = 1;
+        cli = QStringList{"eval", "--model", QString::fromStdString(model().string())};
+        cli << "--seqlen" << QString::number(seqlen) << "--max-windows"
+            << "1";
+        if (!options.textPath.empty()) cli << "--text" << QString::fromStdString(options.textPath);
         open()->evaluate(options);
     }
     void prune(gp::PruneOptions options) const {
         options.evaluate = false;
         options.nsamples = 2;
         options.seqlen = 32;
+        cli = QStringList{"prune", "--model", QString::fromStdString(model().string())};
+        cli << "--method" << QString::fromStdString(options.method) << "--sparsity"
+            << QString::number(options.sparsity) << "--nsamples"
+            << "2"
+            << "--seqlen"
+            << "32"
+            << "--no-eval"
+            << "--out" << QString::fromStdString(path("out").string());
         open()->prune(options);
     }
 };
+
+// What `gradprobe` prints and returns for a case's command line.
+struct CliOutcome {
+    int exitCode = -1;
+    QString output;
+};
+
+CliOutcome runCli(const QStringList& arguments) {
+    QProcess process;
+    process.setProcessChannelMode(QProcess::MergedChannels);
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert("OMP_WAIT_POLICY", "PASSIVE");
+    process.setProcessEnvironment(environment);
+    process.start(QStringLiteral(GP_CLI_BINARY), arguments);
+    CliOutcome outcome;
+    if (!process.waitForFinished(120000)) {
+        process.kill();
+        process.waitForFinished();
+        outcome.output = "TIMED OUT\n";
+    }
+    outcome.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+    outcome.output += QString::fromLocal8Bit(process.readAll());
+    return outcome;
+}
 
 struct MalformedCase {
     const char* name;
@@ -157,6 +205,17 @@ struct MalformedCase {
 
 const gp::ErrorKind kBadInput = gp::ErrorKind::BadInput;
 const gp::ErrorKind kBadArgument = gp::ErrorKind::BadArgument;
+const gp::ErrorKind kOutOfMemory = gp::ErrorKind::OutOfMemory;
+
+// A tokenizer.json like the demo model's whose pre-tokenizer splits on `pattern`.
+Json tokenizerWithSplit(const Fixture& f, const std::string& pattern) {
+    Json tokenizer = Json::parse(readBytes(f.model() / "tokenizer.json"));
+    tokenizer["pre_tokenizer"] = {{"type", "Split"},
+                                  {"pattern", {{"Regex", pattern}}},
+                                  {"behavior", "Isolated"},
+                                  {"invert", false}};
+    return tokenizer;
+}
 
 const std::vector<MalformedCase>& cases() {
     static const std::vector<MalformedCase> table = {
@@ -517,7 +576,45 @@ const std::vector<MalformedCase>& cases() {
              options.method = "magnitude";
              f.prune(options);
          }},
+        // Unaligned data is copied per tensor, never before the headers are checked against
+        // the config and the copies counted against the machine's memory (sparse 40 GB files).
+        {"safetensors_unaligned_huge_wrong_shape",
+         "every tensor 1 byte off its boundary; model.embed_tokens.weight declared 40 GB "
+         "(sparse file) where config.json implies 512 rows",
+         kBadInput,
+         "model",
+         "model.embed_tokens.weight",
+         {"but the config implies [512, 64]"},
+         [](const Fixture& f) {
+             gp::test::writeUnalignedCheckpoint(gp::test::demoModelDir(), f.model(),
+                                                gp::test::HugeEmbedding::WrongShape);
+             f.open();
+         }},
+        {"safetensors_unaligned_too_big_to_copy",
+         "every tensor 1 byte off its boundary; config.json's vocab_size matches a declared "
+         "40 GB model.embed_tokens.weight (sparse file)",
+         kOutOfMemory,
+         "model/model.safetensors",
+         "load",
+         {"stores unaligned (the largest model.embed_tokens.weight)", "model.embed_tokens.weight",
+          "are available"},
+         [](const Fixture& f) {
+             gp::test::writeUnalignedCheckpoint(gp::test::demoModelDir(), f.model(),
+                                                gp::test::HugeEmbedding::MatchingConfig);
+             f.evaluate("model/evaluation.txt");
+         }},
         // ---- tokenizers ----
+        {"tokenizer_regex_backtracks",
+         "pre_tokenizer pattern (a|aa)+$ on 60 a's and a b (exponential backtracking)",
+         kBadInput,
+         "model/tokenizer.json",
+         "pre_tokenizer.pattern",
+         {"(a|aa)+$", "match limit exceeded"},
+         [](const Fixture& f) {
+             f.writeJson("model/tokenizer.json", tokenizerWithSplit(f, "(a|aa)+$"));
+             f.write("aaa.txt", std::string(60, 'a') + "b\n");
+             f.evaluate("aaa.txt");
+         }},
         {"tokenizer_missing",
          "no tokenizer beside the model, evaluation asked",
          kBadInput,
@@ -937,6 +1034,22 @@ private Q_SLOTS:
         for (size_t at; (at = message.find(root)) != std::string::npos;)
             message.replace(at, root.size(), "<tmp>");
         m_outcomes.push_back({c.name, c.what, kindName(c.kind), message});
+
+        // The CLI on the same input: the exit code of the kind, one line naming the same file,
+        // never an unclassified failure or LibTorch's C++ backtrace.
+        if (fixture.cli.isEmpty()) return;
+        const CliOutcome cli = runCli(fixture.cli);
+        const QString report = fixture.cli.join(' ') + "\n" + cli.output;
+        QVERIFY2(cli.exitCode == gp::exitCodeFor(c.kind),
+                 qPrintable(QString("exit %1, expected %2: %3")
+                                .arg(cli.exitCode)
+                                .arg(gp::exitCodeFor(c.kind))
+                                .arg(report)));
+        for (const char* never : {"internal error", "frame #", "unexpected failure", "terminate"})
+            QVERIFY2(!cli.output.contains(never), qPrintable(report));
+        if (*c.file)
+            QVERIFY2(cli.output.contains(QString::fromStdString(fixture.path(c.file).string())),
+                     qPrintable(report));
     }
 
     void cleanupTestCase() {
@@ -950,6 +1063,9 @@ private Q_SLOTS:
                "option) fed to the real loader through the engine's facade. The message is what\n"
                "`gradprobe` prints after `gradprobe: error: `; the exit code follows the error "
                "kind.\n"
+               "Each case also runs the `gradprobe` command doing the same; it must exit with "
+               "that\n"
+               "code, name the same file, and print no \"internal error\" and no stack trace.\n"
                "`<tmp>` is the case's temporary folder; `model/` in it is a copy of the demo "
                "model.\n"
                "Regenerate with\n\n"
@@ -958,12 +1074,17 @@ private Q_SLOTS:
                "| --- | --- | --- | --- | --- |\n";
         int row = 0;
         for (const Outcome& o : m_outcomes) {
-            std::string message = o.message;
-            for (size_t at = 0; (at = message.find('|', at)) != std::string::npos; at += 2)
-                message.replace(at, 1, "\\|");
-            const int code = gp::exitCodeFor(o.kind == "BadArgument" ? kBadArgument : kBadInput);
-            out << "| " << ++row << " | `" << o.name << "` | " << o.what << " | " << o.kind << " ("
-                << code << ") | `" << message << "` |\n";
+            const auto escaped = [](std::string text) {
+                for (size_t at = 0; (at = text.find('|', at)) != std::string::npos; at += 2)
+                    text.replace(at, 1, "\\|");
+                return text;
+            };
+            const std::string message = escaped(o.message);
+            const int code = gp::exitCodeFor(o.kind == "BadArgument"   ? kBadArgument
+                                             : o.kind == "OutOfMemory" ? kOutOfMemory
+                                                                       : kBadInput);
+            out << "| " << ++row << " | `" << o.name << "` | " << escaped(o.what) << " | " << o.kind
+                << " (" << code << ") | `" << message << "` |\n";
         }
     }
 };

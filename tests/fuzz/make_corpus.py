@@ -235,3 +235,53 @@ write("text_windows", "broken_nul", text_input(4, "", b"the\0cat"))
 write("text_windows", "broken_latin1", text_input(4, "", b"caf\xe9 cr\xe8me"))
 write("text_windows", "broken_surrogate", text_input(4, "", b"a\xed\xa0\x80b"))
 write("text_windows", "broken_empty", text_input(4, "", b""))
+
+
+# ---- a whole model folder: config.json, model.safetensors, tokenizer.json separated by "====" ----
+def tiny_llama_folder(config_overrides=None, pad=True, tokenizer=None, weights=None):
+    d, inter, vocab = 8, 16, 16
+    config = {"model_type": "llama", "vocab_size": vocab, "hidden_size": d,
+              "intermediate_size": inter, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "num_key_value_heads": 1, "max_position_embeddings": 16, "rms_norm_eps": 1e-5,
+              "tie_word_embeddings": True}
+    config.update(config_overrides or {})
+    shapes = [("model.embed_tokens.weight", [vocab, d]),
+              ("model.layers.0.input_layernorm.weight", [d]),
+              ("model.layers.0.self_attn.q_proj.weight", [d, d]),
+              ("model.layers.0.self_attn.k_proj.weight", [4, d]),
+              ("model.layers.0.self_attn.v_proj.weight", [4, d]),
+              ("model.layers.0.self_attn.o_proj.weight", [d, d]),
+              ("model.layers.0.post_attention_layernorm.weight", [d]),
+              ("model.layers.0.mlp.gate_proj.weight", [inter, d]),
+              ("model.layers.0.mlp.up_proj.weight", [inter, d]),
+              ("model.layers.0.mlp.down_proj.weight", [d, inter]),
+              ("model.norm.weight", [d])]
+    header, data = {}, b""
+    for index, (name, shape) in enumerate(shapes):
+        count = 1
+        for size in shape:
+            count *= size
+        values = [((index * 7 + i * 13) % 17 - 8) / 16.0 for i in range(count)]
+        header[name] = entry("F32", shape, len(data), len(data) + 4 * count)
+        data += struct.pack("<%df" % count, *values)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    # pad=False: the data area starts 1 byte off a 4-byte boundary (unaligned, copied on load).
+    text += b" " * (((8 - len(text) % 8) % 8) if pad else ((5 - len(text)) % 4))
+    body = weights if weights is not None else struct.pack("<Q", len(text)) + text + data
+    parts = [json.dumps(config).encode(), body, json.dumps(tokenizer or byte_level).encode()]
+    return b"\n====\n".join(parts)
+
+
+write("model_folder", "valid_tiny_llama", tiny_llama_folder())
+write("model_folder", "valid_unaligned_data", tiny_llama_folder(pad=False))
+write("model_folder", "broken_shapes_disagree", tiny_llama_folder({"hidden_size": 16}))
+write("model_folder", "broken_tokenizer_beyond_vocab",
+      tiny_llama_folder({"vocab_size": 8}))
+write("model_folder", "broken_weights_truncated", tiny_llama_folder(weights=b"\x40\0\0\0\0\0\0\0{}"))
+write("model_folder", "broken_config_only", json.dumps({"model_type": "llama"}))
+
+# ---- report.json (run_record) ----
+# corpus/run_record/valid_demo_run is a real report.json of `gradprobe prune` on the demo model
+# with every list cut to two items (written by hand, not here: it needs the engine); broken_*
+# are edits of it (truncated, unknown schema, wrong types); valid_model_defaults has an
+# empty "model" (every field defaulted).

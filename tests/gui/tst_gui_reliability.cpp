@@ -3,21 +3,26 @@
 // full disk during export gives a dialog and no file under the final name, and a second model
 // load while a run works is refused politely. (Cancel mid-run: tst_main_window, tst_run_worker.)
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <QCryptographicHash>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QMessageBox>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QStatusBar>
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 
 #include "core/api/engine.h"
+#include "engine_wait.h"
 #include "ui/controls_panel.h"
 #include "ui/main_window.h"
 #include "ui/run_controller.h"
@@ -28,8 +33,6 @@ using namespace gp::ui;
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr int kJobMs = 60000;
 
 // SHA-256 of every file under `folder`, by relative path.
 std::map<QString, QByteArray> checksums(const QString& folder) {
@@ -111,7 +114,7 @@ private Q_SLOTS:
         QSignalSpy opened(m_window.get(), &MainWindow::modelOpened);
         QVERIFY(m_window->openModel(m_model));
         QVERIFY(opened.wait(kJobMs));
-        QTRY_VERIFY(!m_window->controller()->isBusy());
+        GP_TRY_VERIFY(!m_window->controller()->isBusy());
     }
 
     void cleanupTestCase() { m_window.reset(); }
@@ -126,7 +129,7 @@ private Q_SLOTS:
         options.outDir = m_dir.filePath("exported").toStdString();
         QVERIFY(m_window->exportModel(options));
         QVERIFY(exported.wait(kJobMs));
-        QTRY_VERIFY(!m_window->controller()->isBusy());
+        GP_TRY_VERIFY(!m_window->controller()->isBusy());
         QCOMPARE(checksums(m_model), before);
     }
 
@@ -198,7 +201,7 @@ private Q_SLOTS:
         QVERIFY2(closer.text.contains("Cannot open the model"), qPrintable(closer.text));
         QVERIFY2(closer.text.contains("needs about"), qPrintable(closer.text));
         QVERIFY2(closer.text.contains("bf16"), qPrintable(closer.text));
-        QTRY_VERIFY(!m_window->controller()->isBusy());
+        GP_TRY_VERIFY(!m_window->controller()->isBusy());
         QCOMPARE(QString::fromStdString(m_window->session()->model().path), m_model);
         QVERIFY(runToEnd(quickMagnitude(0.3)));  // the open model still works
     }
@@ -225,7 +228,7 @@ private Q_SLOTS:
         QVERIFY(shown);
         QVERIFY2(closer.text.contains(out), qPrintable(closer.text));
         QVERIFY2(closer.text.contains("too large", Qt::CaseInsensitive), qPrintable(closer.text));
-        QTRY_VERIFY(!m_window->controller()->isBusy());
+        GP_TRY_VERIFY(!m_window->controller()->isBusy());
         QVERIFY(!QFile::exists(out + "/model.safetensors"));
         if (QDir(out).exists())
             for (const QString& name : QDir(out).entryList(QDir::Files))
@@ -243,8 +246,75 @@ private Q_SLOTS:
                  qPrintable(m_window->statusBar()->currentMessage()));
         QVERIFY(finished.wait(kJobMs));
         QVERIFY(!finished.at(0).at(0).value<std::shared_ptr<const PruneResult>>()->cancelled);
-        QTRY_VERIFY(!m_window->controller()->isBusy());
+        GP_TRY_VERIFY(!m_window->controller()->isBusy());
         QCOMPARE(QString::fromStdString(m_window->session()->model().path), m_model);
+    }
+
+    // A long session stays flat: 50 runs one after another in one window, reverting to an
+    // earlier run or to the original weights after every fifth; resident memory after the 10th
+    // and after the 50th run within 10% of each other (the first runs warm up caches and pools).
+    void longSessionStaysFlat() {
+        const auto rssBytes = []() -> int64_t {
+            QFile statm("/proc/self/statm");
+            if (!statm.open(QIODevice::ReadOnly)) return -1;
+            return statm.readAll().split(' ').value(1).toLongLong() * ::sysconf(_SC_PAGESIZE);
+        };
+        RunController* controller = m_window->controller();
+        int64_t afterTenth = 0;
+        int earlierRun = -1;
+        QElapsedTimer clock;
+        clock.start();
+        for (int run = 1; run <= 50; ++run) {
+            PruneOptions options = quickMagnitude(0.1 + 0.08 * (run % 10));
+            options.group = run % 2 ? "global" : "layer";
+            options.evaluate = run % 10 == 1;  // perplexity now and then: runs stay short
+            QVERIFY2(runToEnd(options), qPrintable(QString("run %1 did not finish").arg(run)));
+            if (run % 5 == 3) earlierRun = m_window->session()->appliedRun();
+            if (run % 5 == 0) {
+                QSignalSpy applied(controller, &RunController::runApplied);
+                QVERIFY(run % 10 == 0 ? controller->restoreOriginal()
+                                      : controller->applyRun(earlierRun));
+                QVERIFY(applied.wait(kJobMs));
+                GP_TRY_VERIFY(!controller->isBusy());
+            }
+            if (run == 10) afterTenth = rssBytes();
+        }
+        const int64_t afterFiftieth = rssBytes();
+        qInfo("50 runs in %.1f s; RSS after run 10: %.1f MB, after run 50: %.1f MB (%+.1f%%)",
+              clock.elapsed() / 1000.0, afterTenth / 1048576.0, afterFiftieth / 1048576.0,
+              100.0 * (afterFiftieth - afterTenth) / double(afterTenth));
+        QVERIFY(afterTenth > 0);
+        QVERIFY2(std::abs(afterFiftieth - afterTenth) <= afterTenth / 10,
+                 qPrintable(QString("RSS %1 MB after run 10, %2 MB after run 50")
+                                .arg(afterTenth >> 20)
+                                .arg(afterFiftieth >> 20)));
+    }
+
+    // Without a display the studio says so in one line, points to the headless CLI and to
+    // QT_QPA_PLATFORM=offscreen, and exits 2 (not Qt's advice to reinstall).
+    void noDisplayIsOneClearLine_data() {
+        QTest::addColumn<QString>("platform");
+        QTest::newRow("no platform chosen") << QString();
+        QTest::newRow("xcb chosen") << QStringLiteral("xcb");
+    }
+    void noDisplayIsOneClearLine() {
+        QFETCH(QString, platform);
+        QProcess studio;
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        for (const char* name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"})
+            environment.remove(name);
+        if (!platform.isEmpty()) environment.insert("QT_QPA_PLATFORM", platform);
+        studio.setProcessEnvironment(environment);
+        studio.setProcessChannelMode(QProcess::MergedChannels);
+        studio.start(QStringLiteral(GP_STUDIO_BINARY), {});
+        QVERIFY(studio.waitForFinished(kJobMs));
+        const QString output = QString::fromLocal8Bit(studio.readAll()).trimmed();
+        QCOMPARE(studio.exitStatus(), QProcess::NormalExit);
+        QVERIFY2(studio.exitCode() == 2, qPrintable(output));
+        QVERIFY2(!output.contains('\n'), qPrintable(output));
+        for (const char* fragment : {"no display", "gradprobe ", "QT_QPA_PLATFORM=offscreen"})
+            QVERIFY2(output.contains(fragment), qPrintable(output));
+        QVERIFY2(!output.contains("Reinstalling"), qPrintable(output));
     }
 };
 

@@ -6,7 +6,6 @@
 #include <QAbstractItemModelTester>
 #include <QComboBox>
 #include <QDoubleSpinBox>
-#include <QSpinBox>
 #include <QDropEvent>
 #include <QElapsedTimer>
 #include <QImage>
@@ -16,6 +15,7 @@
 #include <QPlainTextEdit>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
+#include <QSpinBox>
 #include <QStatusBar>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -28,6 +28,7 @@
 #include <memory>
 
 #include "core/api/engine.h"
+#include "engine_wait.h"
 #include "ui/controls_panel.h"
 #include "ui/layer_table_model.h"
 #include "ui/main_window.h"
@@ -46,8 +47,6 @@ using namespace gp;
 using namespace gp::ui;
 
 namespace {
-
-constexpr int kJobMs = 60000;
 
 QString demoModel() {
     return QString::fromStdString(demoModelPath());
@@ -111,7 +110,7 @@ void TestMainWindow::initTestCase() {
     QVERIFY(m_window->openModel(demoModel()));
     QVERIFY2(opened.wait(kJobMs),
              errors.isEmpty() ? "not opened" : qPrintable(errors.at(0).at(0).toString()));
-    QTRY_VERIFY_WITH_TIMEOUT(!m_window->controller()->isBusy(), kJobMs);
+    GP_TRY_VERIFY(!m_window->controller()->isBusy());
 }
 
 void TestMainWindow::cleanupTestCase() {
@@ -151,7 +150,7 @@ void TestMainWindow::waitForLatestPreview() {
     QVERIFY2(failed.isEmpty(),
              qPrintable(failed.isEmpty() ? QString()
                                          : failed.last().at(1).value<RunFailure>().details()));
-    QTRY_VERIFY(m_window->session()->hasPreview());
+    GP_TRY_VERIFY(m_window->session()->hasPreview());
 }
 
 void TestMainWindow::startsWithLayerTable() {
@@ -247,7 +246,7 @@ void TestMainWindow::runFillsEveryPlot() {
     QCOMPARE(window.runHistory()->rowCount(), 1);
     QVERIFY(window.stageProgress()->stageCount() >= 3);
     // The replot clock drew everything that changed.
-    QTRY_VERIFY([&] {
+    GP_TRY_VERIFY([&] {
         for (PlotView* plot : window.plots())
             if (plot->isDirty()) return false;
         return true;
@@ -267,12 +266,12 @@ void TestMainWindow::sampleBeforeAndAfter() {
     QVERIFY(before.size() > options.prompt.size());
     // Earlier cases opened other folders in this window: open the demo model again.
     QVERIFY(window.openModel(demoModel()));
-    QTRY_COMPARE(sample->toPlainText(), "Before pruning:\n" + QString::fromStdString(before));
+    GP_TRY_COMPARE(sample->toPlainText(), "Before pruning:\n" + QString::fromStdString(before));
 
     const auto result = run(magnitudeRun(0.6, "exact", false));
     QVERIFY(result && !result->cancelled);
     const QString marker = QString("After run %1:\n").arg(result->runId);
-    QTRY_VERIFY(sample->toPlainText().contains(marker));
+    GP_TRY_VERIFY(sample->toPlainText().contains(marker));
     const QString text = sample->toPlainText();
     QVERIFY2(text.startsWith("Before pruning:\n" + QString::fromStdString(before) + "\n"),
              qPrintable(text));
@@ -416,13 +415,13 @@ void TestMainWindow::cancelRestoresWeights() {
     QSignalSpy applied(window.controller(), &RunController::runApplied);
     QVERIFY(window.controller()->restoreOriginal());
     QVERIFY(applied.wait(kJobMs));
-    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
+    GP_TRY_VERIFY(!window.controller()->isBusy());
     const double before = evaluate();
     QVERIFY(before > 1.0);
     QSignalSpy fingerprints(window.controller(), &RunController::fingerprinted);
     QVERIFY(window.controller()->fingerprint());
     QVERIFY(fingerprints.wait(kJobMs));
-    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
+    GP_TRY_VERIFY(!window.controller()->isBusy());
     const int runsBefore = window.runHistory()->rowCount();
 
     // The user presses Cancel while the selection works (sent from the engine's thread so the
@@ -452,7 +451,7 @@ void TestMainWindow::cancelRestoresWeights() {
     QVERIFY(fingerprints.wait(kJobMs));
     QCOMPARE(fingerprints.at(1).at(0).toString(),
              fingerprints.at(0).at(0).toString());  // bit for bit
-    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
+    GP_TRY_VERIFY(!window.controller()->isBusy());
 }
 
 void TestMainWindow::badModelFileShowsDialog() {
@@ -480,8 +479,8 @@ void TestMainWindow::badModelFileShowsDialog() {
     QVERIFY2(dialogText.contains("Cannot open the model"), qPrintable(dialogText));
     QVERIFY2(dialogText.contains("File: " + path), qPrintable(dialogText));
     QVERIFY2(dialogText.contains("Problem: "), qPrintable(dialogText));
-    QTRY_VERIFY(window.findChild<QMessageBox*>("errorDialog") == nullptr);  // closed and deleted
-    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
+    GP_TRY_VERIFY(window.findChild<QMessageBox*>("errorDialog") == nullptr);  // closed and deleted
+    GP_TRY_VERIFY(!window.controller()->isBusy());
     QCOMPARE(window.session()->model().path, modelBefore);  // the open model stays
     QVERIFY(window.isVisible());
 }
@@ -506,7 +505,7 @@ void TestMainWindow::exportsModelAndReport() {
     QVERIFY(window.exportModel(options));
     QVERIFY2(exported.wait(kJobMs),
              errors.isEmpty() ? "no export" : qPrintable(errors.at(0).at(0).toString()));
-    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
+    GP_TRY_VERIFY(!window.controller()->isBusy());
     const QDir folder(m_dir.filePath("exported"));
     QVERIFY(folder.exists("config.json"));
     QVERIFY(folder.exists("model.safetensors"));
@@ -517,7 +516,7 @@ void TestMainWindow::exportsModelAndReport() {
     QVERIFY(window.writeReport(m_dir.filePath("report")));
     QVERIFY2(written.wait(kJobMs),
              errors.isEmpty() ? "no report" : qPrintable(errors.last().at(0).toString()));
-    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
+    GP_TRY_VERIFY(!window.controller()->isBusy());
     QFile json(m_dir.filePath("report/report.json"));
     QVERIFY(json.open(QIODevice::ReadOnly));
     const QByteArray record = json.readAll();
@@ -534,7 +533,7 @@ void TestMainWindow::exportsModelAndReport() {
     QSignalSpy opened(&window, &MainWindow::modelOpened);
     QVERIFY(window.openModel(folder.path()));
     QVERIFY(opened.wait(kJobMs));
-    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
+    GP_TRY_VERIFY(!window.controller()->isBusy());
     QCOMPARE(window.layerTable()->rowCount(), layers);
     // Its masks are found in gradprobe/, and where earlier exports put them (beside the weights).
     const auto summary = [&] { return window.findChild<QLabel*>("summary")->text(); };
@@ -545,7 +544,7 @@ void TestMainWindow::exportsModelAndReport() {
                           folder.filePath("gradprobe_masks.safetensors")));
     QVERIFY(window.openModel(folder.path()));
     QVERIFY(opened.wait(kJobMs));
-    QTRY_VERIFY(!window.controller()->isBusy());
+    GP_TRY_VERIFY(!window.controller()->isBusy());
     QCOMPARE(QString::fromStdString(window.session()->model().maskPath),
              folder.filePath("gradprobe_masks.safetensors"));
     QVERIFY2(summary().contains("gradprobe_masks.safetensors (35 layers)"), qPrintable(summary()));
@@ -590,7 +589,7 @@ void TestMainWindow::dropOpensModel() {
     refused.setAccepted(false);
     QApplication::sendEvent(&window, &refused);
     QVERIFY(!refused.isAccepted());
-    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
+    GP_TRY_VERIFY(!window.controller()->isBusy());
 }
 
 QTEST_MAIN(TestMainWindow)

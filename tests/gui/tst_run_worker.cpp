@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "core/api/engine.h"
+#include "engine_wait.h"
 #include "ui/run_controller.h"
 #include "ui/run_worker.h"
 
@@ -19,8 +20,6 @@ using namespace gp;
 using namespace gp::ui;
 
 namespace {
-
-constexpr int kJobMs = 60000;
 
 QString demoModel() {
     return QString::fromStdString(demoModelPath());
@@ -72,7 +71,7 @@ void TestRunWorker::initTestCase() {
              failed.isEmpty() ? "no model"
                               : qPrintable(failed.at(0).at(0).value<RunFailure>().details()));
     m_info = opened.at(0).at(0).value<gp::ModelInfo>();
-    QTRY_VERIFY(!m_controller->isBusy());
+    GP_TRY_VERIFY(!m_controller->isBusy());
 }
 
 double TestRunWorker::evaluate(int64_t windows) {
@@ -145,7 +144,7 @@ void TestRunWorker::badFileIsFailure() {
     QSignalSpy opened(m_controller.get(), &RunController::modelOpened);
     QVERIFY(m_controller->openModel(path, {}));
     QVERIFY(failed.wait(kJobMs));
-    QTRY_VERIFY(!m_controller->isBusy());
+    GP_TRY_VERIFY(!m_controller->isBusy());
     QCOMPARE(opened.count(), 0);
     const RunFailure failure = failed.at(0).at(0).value<RunFailure>();
     QCOMPARE(failure.job, QString("open"));
@@ -204,7 +203,7 @@ void TestRunWorker::pruneReportsEvents() {
     QVERIFY(steps.count() >= 1);
     QCOMPARE(thresholds.count(), 1);
     QCOMPARE(layers.count(), int(m_info.prunableLayers.size()));
-    QTRY_VERIFY(!m_controller->isBusy());
+    GP_TRY_VERIFY(!m_controller->isBusy());
 }
 
 void TestRunWorker::cancelRestoresWeights_data() {
@@ -225,7 +224,7 @@ void TestRunWorker::cancelRestoresWeights() {
         QVERIFY(m_controller->restoreOriginal());
         QVERIFY(applied.wait(kJobMs));
     }
-    QTRY_VERIFY(!m_controller->isBusy());
+    GP_TRY_VERIFY(!m_controller->isBusy());
     const double before = evaluate(2);
     const QString weightsBefore = fingerprint();
     QVERIFY(!weightsBefore.isEmpty());
@@ -253,7 +252,7 @@ void TestRunWorker::cancelRestoresWeights() {
     disconnect(connection);
     const auto result = finished.at(0).at(0).value<std::shared_ptr<const PruneResult>>();
     QVERIFY(result->cancelled);
-    QTRY_VERIFY(!m_controller->isBusy());
+    GP_TRY_VERIFY(!m_controller->isBusy());
 
     // ModelSession::prune's contract: "on cancel the weights are restored exactly to what they
     // were before the call" -- also when an earlier run's pruned weights were applied.
@@ -272,31 +271,31 @@ void TestRunWorker::revertAndOriginal() {
     // Earlier cases leave a run applied; start from the loaded weights.
     QVERIFY(m_controller->restoreOriginal());
     QVERIFY(applied.wait(kJobMs));
-    QTRY_VERIFY(!m_controller->isBusy());
+    GP_TRY_VERIFY(!m_controller->isBusy());
     applied.clear();
     const double original = evaluate(2);
     QVERIFY(m_controller->prune(quickRun(0.6)));
     QVERIFY(finished.wait(kJobMs));
-    QTRY_VERIFY(!m_controller->isBusy());
+    GP_TRY_VERIFY(!m_controller->isBusy());
     const int runId = finished.at(0).at(0).value<std::shared_ptr<const PruneResult>>()->runId;
     const double pruned = evaluate(2);
     QVERIFY(pruned != original);
     QVERIFY(m_controller->restoreOriginal());
     QVERIFY(applied.wait(kJobMs));
     QCOMPARE(applied.at(0).at(0).toInt(), -1);
-    QTRY_VERIFY(!m_controller->isBusy());
+    GP_TRY_VERIFY(!m_controller->isBusy());
     QCOMPARE(evaluate(2), original);
     QVERIFY(m_controller->applyRun(runId));
     QVERIFY(applied.wait(kJobMs));
     QCOMPARE(applied.at(1).at(0).toInt(), runId);
-    QTRY_VERIFY(!m_controller->isBusy());
+    GP_TRY_VERIFY(!m_controller->isBusy());
     QCOMPARE(evaluate(2), pruned);
 
     QSignalSpy failed(m_controller.get(), &RunController::failed);
     QVERIFY(m_controller->applyRun(9999));
     QVERIFY(failed.wait(kJobMs));
     QCOMPARE(failed.at(0).at(0).value<RunFailure>().job, QString("revert"));
-    QTRY_VERIFY(!m_controller->isBusy());
+    GP_TRY_VERIFY(!m_controller->isBusy());
 }
 
 void TestRunWorker::shutdownWhileRunning() {
@@ -305,7 +304,7 @@ void TestRunWorker::shutdownWhileRunning() {
     QSignalSpy opened(controller.get(), &RunController::modelOpened);
     QVERIFY(controller->openModel(demoModel(), {}));
     QVERIFY(opened.wait(kJobMs));
-    QTRY_VERIFY(!controller->isBusy());
+    GP_TRY_VERIFY(!controller->isBusy());
     PruneOptions options = quickRun(0.5);
     options.evaluate = true;
     QVERIFY(controller->prune(options));

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dist/dist_group.h"
 #include "core/prune/prune_options.h"
 #include "core/prune/prune_result.h"
 #include "core/report/html_report.h"
@@ -67,6 +68,9 @@ struct LoadOptions {
     // a preview afterwards is refused: open the model again), and a run that is cancelled or
     // fails leaves it unusable. Text generation runs on the host tensors as stored.
     bool blockwise = false;
+    // A distributed run (DistGroup::fromEnvironment): every rank opens the same model and its
+    // runs split their calibration and evaluation batches with the other ranks; null = alone.
+    std::shared_ptr<DistGroup> dist;
 };
 
 struct EvalOptions {

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "core/runtime/allocator.h"
@@ -44,8 +45,12 @@ ComputeSpec parseCompute(const std::string& device, const std::string& dtype) {
 
 void initialiseLibTorch() {
     configureAllocator();
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    if (at::get_num_threads() != static_cast<int>(cores)) at::set_num_threads(cores);
+    // OMP_NUM_THREADS when set (torchrun and `gradprobe launch` give each rank its share of the
+    // cores), else every core.
+    const char* threads = std::getenv("OMP_NUM_THREADS");
+    int wanted = threads ? std::atoi(threads) : 0;
+    if (wanted < 1) wanted = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (at::get_num_threads() != wanted) at::set_num_threads(wanted);
 }
 
 }  // namespace gp

@@ -91,10 +91,12 @@ Run runCli(const QStringList& arguments) {
 // The fault tests take 64 windows in batches of 1: a calibration long enough to be hit.
 QStringList pruneArguments(const QString& out, const QStringList& method,
                            const QString& nsamples = "12", const QString& batchSize = "2") {
-    QStringList arguments{"prune",        "--model",   QString::fromStdString(gp::test::demoModelDir()),
-                          "--sparsity",   "0.5",       "--nsamples", nsamples, "--seqlen", "64",
-                          "--batch-size", batchSize,   "--eval-max-windows", "10",
-                          "--out",        out};
+    QStringList arguments{"prune",        "--sparsity", "0.5",     "--nsamples", nsamples,
+                          "--seqlen",     "64",         "--batch-size", batchSize,
+                          "--eval-max-windows", "10",   "--out",        out};
+    // The demo model unless the method's arguments name another one.
+    if (!method.contains("--model"))
+        arguments << "--model" << QString::fromStdString(gp::test::demoModelDir());
     return arguments + method;
 }
 
@@ -221,11 +223,24 @@ void TestDist::dataParallelMatchesOneProcess_data() {
     QTest::newRow("probe, 3 ranks over 4 batches")
         << 3 << QStringList{"--method", "magnitude", "--probe", "--probe-threshold", "0",
                             "--probe-batches", "4"};
+    // A real pretrained model (llama2.c format) with its own texts, from $GRADPROBE_DATA.
+    QTest::newRow("stories260K wanda global + probe, 2 ranks")
+        << 2 << QStringList{"stories260K", "--method", "wanda", "--group", "global", "--probe",
+                            "--probe-batches", "3"};
 }
 
 void TestDist::dataParallelMatchesOneProcess() {
     QFETCH(int, ranks);
     QFETCH(QStringList, method);
+    if (method.first() == "stories260K") {
+        GP_REQUIRE_DATA(model, "stories260K/stories260K.bin");
+        GP_REQUIRE_DATA(calibration, "tinystories/tinystories_val.txt");
+        GP_REQUIRE_DATA(evaluation, "tinystories/TinyStories-valid.first69.txt");
+        method.removeFirst();
+        method << "--model" << QString::fromStdString(model) << "--calib"
+               << QString::fromStdString(calibration) << "--eval"
+               << QString::fromStdString(evaluation);
+    }
     const QString tag = QString::fromLatin1(QTest::currentDataTag()).replace(' ', '_').remove(',');
     const QString single = m_dir.filePath(tag + "-single");
     const QString parallel = m_dir.filePath(tag + "-dist");

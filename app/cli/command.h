@@ -35,6 +35,10 @@ struct ModelOptions {
 void addModelOptions(CLI::App* command, ModelOptions& options, bool modelRequired = true,
                      bool blockwise = true);
 
+// --threads N on every (sub)command below `root`: LibTorch's compute threads for the run
+// (default: OMP_NUM_THREADS when set, else the machine's cores).
+void addThreadsOption(CLI::App& root, int& threads);
+
 // Commands that split their work across the ranks of a distributed run (prune, eval): adds
 // --dist-timeout. joinDistributedRun() then joins the group the environment describes (torchrun,
 // SLURM, `gradprobe launch`), if any, into options.load.dist; with CUDA each rank takes

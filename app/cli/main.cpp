@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     gp::cli::addGenerateCommand(root, action);
     gp::cli::addReportCommand(root, action);
     gp::cli::addLaunchCommand(root, action);
+    int threads = 0;
+    gp::cli::addThreadsOption(root, threads);
 
     try {
         root.parse(argc, argv);
@@ -35,7 +37,7 @@ int main(int argc, char** argv) {
         return code == 0 ? 0 : 2;
     }
 
-    gp::initialiseEngine();
+    gp::initialiseEngine(threads);
     gp::cli::installInterruptHandler();
     try {
         return action();

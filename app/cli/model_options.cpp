@@ -1,4 +1,4 @@
-// The options shared by the commands that open a model (command.h).
+// The options shared by the commands (command.h): those of a model, --threads.
 #include "app/cli/command.h"
 
 namespace gp::cli {
@@ -32,6 +32,16 @@ int joinDistributedRun(ModelOptions& options) {
     if (options.load.device == "cuda")
         options.load.device = "cuda:" + std::to_string(options.load.dist->localRank());
     return options.load.dist->rank();
+}
+
+void addThreadsOption(CLI::App& root, int& threads) {
+    for (CLI::App* command : root.get_subcommands({})) {
+        command->add_option("--threads", threads,
+                            "compute threads (default: OMP_NUM_THREADS when set, else the "
+                            "machine's cores)")
+            ->check(CLI::PositiveNumber);
+        addThreadsOption(*command, threads);
+    }
 }
 
 }  // namespace gp::cli

@@ -1,7 +1,5 @@
 #include "core/prune/activation_norms.h"
 
-#include <c10/core/GradMode.h>
-
 #include <set>
 
 #include "core/dist/collectives.h"
@@ -93,23 +91,10 @@ std::map<std::string, at::Tensor> collectActivationNorms(
     int64_t batchSize, NormStatistic statistic, ObserverRef observer, const CancelToken* cancel,
     DistGroup* group) {
     NormAccumulator accumulator(layers, model.device(), statistic);
-    const TapScope tapped(model, accumulator.tap());
-
-    // No-grad rather than inference mode: the norms are used later next to autograd tensors.
-    at::NoGradGuard noGrad;
-    const int64_t count = windows.size(0);
-    const int64_t batches = (count + batchSize - 1) / batchSize;
-    const Share share = batchShare(group, batches);
+    const int64_t batches = (windows.size(0) + batchSize - 1) / batchSize;
     if (group) accumulator.shareWith(group, batches);
-    for (int64_t b = share.begin; b < share.end; ++b) {
-        throwIfCancelled(cancel);
-        const int64_t start = b * batchSize;
-        const at::Tensor batch =
-            windows.narrow(0, start, std::min(batchSize, count - start)).to(model.device());
-        model.forward(batch.narrow(1, 0, batch.size(1) - 1));
-        accumulator.endBatch();
-        observer->onProgress({Stage::Calibrate, b + 1 - share.begin, share.size(), "batches"});
-    }
+    gatherInputStatistics(model, windowsShare(group, windows, batchSize), batchSize, accumulator,
+                          observer, cancel);
     return accumulator.finish();
 }
 

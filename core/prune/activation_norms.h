@@ -1,6 +1,7 @@
 // WANDA's activation statistic: for every prunable linear layer, the norm of each input channel j
-// over the calibration tokens, collected in one streaming forward pass (inference mode) through
-// the model's linear-input tap; no activations are kept, only a running sum per channel.
+// over every calibration token (all ids of each window: input_statistics.h), collected in one
+// streaming forward pass through the model's linear-input tap; no activations are kept, only a
+// running sum per channel.
 // INTERNAL to core: includes ATen.
 #pragma once
 
@@ -12,6 +13,7 @@
 
 #include "core/dist/dist_group.h"
 #include "core/model/causal_lm.h"
+#include "core/prune/input_statistics.h"
 #include "core/runtime/cancel.h"
 #include "core/runtime/observer.h"
 
@@ -27,13 +29,13 @@ NormStatistic parseNormStatistic(const std::string& text);
 // The running statistic of a set of layers: the model's tap adds every linear input of theirs to
 // this batch's fp64 sums of squares; endBatch() folds them into the statistic, in batch order
 // (so a block-wise pass that feeds the same batches in the same order gets the same bits).
-class NormAccumulator {
+class NormAccumulator final : public InputStatistic {
 public:
     NormAccumulator(const std::vector<PrunableWeight>& layers, at::Device device,
                     NormStatistic statistic);
     // A tap for CausalLM::setLinearInputTap; ignores layers it was not given. Keeps a reference.
-    LinearInputTap tap();
-    void endBatch();
+    LinearInputTap tap() override;
+    void endBatch() override;
     // Data-parallel: this rank feeds its share of `batches` batches (shareOf); each batch's sums
     // are kept and finish() gathers every rank's in batch order and folds them as one process
     // would, so the norms are the single-process bits.
@@ -52,21 +54,7 @@ private:
     std::map<std::string, at::Tensor> m_result;     // paper: running sum; library: running max
 };
 
-// Sets the model's linear-input tap for a scope and clears it when the scope ends, however.
-class TapScope {
-public:
-    TapScope(CausalLM& model, LinearInputTap tap) : m_model(model) {
-        m_model.setLinearInputTap(std::move(tap));
-    }
-    ~TapScope() { m_model.setLinearInputTap({}); }
-    TapScope(const TapScope&) = delete;
-    TapScope& operator=(const TapScope&) = delete;
-
-private:
-    CausalLM& m_model;
-};
-
-// Windows [N, L]; the model reads [:, :-1] of each batch (the same tokens the probe's loss sees).
+// Windows [N, L]; the model reads all L ids of each (gatherInputStatistics).
 // Sums are accumulated in fp64 whatever the model's dtype (fp16 sums overflow on large inputs).
 // Returns layer name -> fp32 [in] norms on the model's device. With `group`, each rank feeds its
 // share of the batches and the norms are the whole job's (NormAccumulator::shareWith).

@@ -251,7 +251,7 @@ void TestDist::dataParallelMatchesOneProcess() {
                            pruneArguments(parallel, method));
     QVERIFY2(job.exitCode == 0, qPrintable(job.output));
 
-    for (const char* file : {"model.safetensors", "gradprobe_masks.safetensors"}) {
+    for (const char* file : {"model.safetensors", "gradprobe/masks.safetensors"}) {
         const std::string expected = gp::test::readBytes((single + "/" + file).toStdString());
         QVERIFY2(!expected.empty(), file);
         QVERIFY2(gp::test::readBytes((parallel + "/" + file).toStdString()) == expected,

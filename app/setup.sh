@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config git
-          libtorch-dev libopenblas0-pthread nlohmann-json3-dev libpcre2-dev libcli11-dev
+          libtorch-dev libgloo-dev libopenblas0-pthread nlohmann-json3-dev libpcre2-dev libcli11-dev
           qt6-base-dev libqcustomplot-dev libgl-dev
           xvfb xauth)
 

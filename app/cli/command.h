@@ -27,6 +27,7 @@ void addReportCommand(CLI::App& root, Action& action);
 struct ModelOptions {
     std::string model;
     LoadOptions load;  // device "cpu", dtype "" (fp32 for floating checkpoints)
+    double distTimeout = 300.0;  // seconds a distributed rank waits for the others
 };
 // Adds the options to `command`; --model is required unless `modelRequired` is false (the
 // command then checks it itself, e.g. against an alternative such as --synthetic); --blockwise
@@ -37,6 +38,16 @@ void addModelOptions(CLI::App* command, ModelOptions& options, bool modelRequire
 // --threads N on every (sub)command below `root`: LibTorch's compute threads for the run
 // (default: OMP_NUM_THREADS when set, else the machine's cores).
 void addThreadsOption(CLI::App& root, int& threads);
+
+// Commands that split their work across the ranks of a distributed run (prune, eval): adds
+// --dist-timeout. joinDistributedRun() then joins the group the environment describes (torchrun,
+// SLURM, `gradprobe launch`), if any, into options.load.dist; with CUDA each rank takes
+// cuda:LOCAL_RANK. Returns this process's rank (0 when alone).
+void addDistOptions(CLI::App* command, ModelOptions& options);
+int joinDistributedRun(ModelOptions& options);
+
+// `gradprobe launch --nproc N -- <command ...>` (launch_command.cpp).
+void addLaunchCommand(CLI::App& root, Action& action);
 
 // One line (or two) on stdout saying what an export wrote and how large (export_command.cpp).
 void printExportSummary(const ExportResult& result);

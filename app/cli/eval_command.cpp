@@ -26,6 +26,7 @@ void addEvalCommand(CLI::App& root, Action& action) {
     auto options = std::make_shared<EvalCommandOptions>();
     CLI::App* command = root.add_subcommand("eval", "Perplexity of a model on a text file");
     addModelOptions(command, options->model);
+    addDistOptions(command, options->model);
     command->add_option("--text", options->eval.textPath,
                         "evaluation text (default: the text the model ships, if any)");
     command->add_option("--seqlen", options->eval.seqlen,
@@ -41,10 +42,12 @@ void addEvalCommand(CLI::App& root, Action& action) {
     command->add_flag("--json", options->json, "print {tokens, windows, nll, ppl, seconds, threads} as JSON on stdout");
     command->callback([options, &action] {
         action = [options] {
-            ProgressPrinter progress;
+            const int rank = joinDistributedRun(options->model);
+            ProgressPrinter progress(/*quiet=*/rank != 0);
             const auto session =
                 ModelSession::open(options->model.model, options->model.load, &progress);
             const EvalResult result = session->evaluate(options->eval, &progress, &interruptToken());
+            if (rank != 0) return 0;  // rank 0 speaks for the job
             if (options->json) {
                 nlohmann::json out = {{"tokens", result.tokens}, {"windows", result.windows},
                                       {"nll", result.nll},       {"ppl", result.ppl},

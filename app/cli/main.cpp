@@ -1,5 +1,6 @@
 // gradprobe: the command-line face of the engine. Exit codes (DESIGN.md): 0 ok, 2 bad arguments,
-// 3 bad input file, 4 out of memory, 130 cancelled, 1 anything unexpected.
+// 3 bad input file, 4 out of memory, 5 a distributed run lost a rank, 130 cancelled, 1 anything
+// unexpected.
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
     gp::cli::addExportCommand(root, action);
     gp::cli::addGenerateCommand(root, action);
     gp::cli::addReportCommand(root, action);
+    gp::cli::addLaunchCommand(root, action);
     int threads = 0;
     gp::cli::addThreadsOption(root, threads);
 

@@ -19,6 +19,21 @@ void addModelOptions(CLI::App* command, ModelOptions& options, bool modelRequire
                       "run one transformer block at a time on --device in --dtype");
 }
 
+void addDistOptions(CLI::App* command, ModelOptions& options) {
+    command->add_option("--dist-timeout", options.distTimeout,
+                        "distributed runs (torchrun, srun, gradprobe launch): seconds a rank waits "
+                        "for the others before it stops, naming the rank it lost")
+        ->capture_default_str();
+}
+
+int joinDistributedRun(ModelOptions& options) {
+    options.load.dist = DistGroup::fromEnvironment(options.load.device, options.distTimeout);
+    if (!options.load.dist) return 0;
+    if (options.load.device == "cuda")
+        options.load.device = "cuda:" + std::to_string(options.load.dist->localRank());
+    return options.load.dist->rank();
+}
+
 void addThreadsOption(CLI::App& root, int& threads) {
     for (CLI::App* command : root.get_subcommands({})) {
         command->add_option("--threads", threads,

@@ -232,6 +232,24 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
     command->add_flag("--no-masks", o.noMasks, "do not write gradprobe/masks.safetensors");
 }
 
+// Each rank's share, time and peak memory, gathered at the "confirm" step (world size 1: none).
+DistributedFacts distributedFacts(DistGroup* dist, const PruneOptions& prune,
+                                  const PruneResult& result) {
+    DistributedFacts facts;
+    if (!dist) return facts;
+    const int64_t batches = (prune.nsamples + prune.batchSize - 1) / prune.batchSize;
+    const Share share = shareOf(batches, dist->rank(), dist->worldSize());
+    const double seconds = result.seconds.count("total") ? result.seconds.at("total") : 0.0;
+    const auto rows = dist->gatherNumbers(
+        {double(share.begin), double(share.end), seconds, double(result.peakRssBytes)}, "confirm");
+    facts.worldSize = dist->worldSize();
+    facts.backend = dist->backend();
+    for (size_t r = 0; r < rows.size(); ++r)
+        facts.ranks.push_back({int(r), int64_t(rows[r][0]), int64_t(rows[r][1]), rows[r][2],
+                               int64_t(rows[r][3])});
+    return facts;
+}
+
 // --synthetic mistral-7b: selection and output streamed through the file, one layer at a time.
 int runStreamedPrune(const PruneCommandOptions& o) {
     if (o.prune.method != "magnitude")
@@ -280,16 +298,27 @@ int runPrune(PruneCommandOptions& o) {
     if (!o.out.outDir.empty() && !o.out.force && folderHoldsModel(o.out.outDir))
         throw badArgument("--out", "'" + o.out.outDir +
                                        "' already holds a model; choose another folder or --force");
-    ProgressPrinter progress;
+    const int rank = joinDistributedRun(o.model);
+    DistGroup* dist = o.model.load.dist.get();
+    ProgressPrinter progress(/*quiet=*/rank != 0);
     const auto session = ModelSession::open(o.model.model, o.model.load, &progress);
     const PruneResult result = session->prune(o.prune, &progress, &interruptToken());
     if (result.cancelled) throw Cancelled();
+    // Data-parallel ranks end with the same weights: every rank confirms (with its facts for the
+    // record) before rank 0 writes anything, and the others wait until it has.
+    const DistributedFacts facts = distributedFacts(dist, o.prune, result);
+    if (rank != 0) {
+        dist->barrier("write");
+        return 0;
+    }
     nlohmann::json json = resultJson(result);
+    if (dist) json["world_size"] = dist->worldSize();
     if (!o.out.outDir.empty()) {
         o.out.masks = !o.noMasks;
         o.out.dtype = o.model.load.dtype;  // --dtype: computed and written in it
         const ExportResult exported = session->exportModel(o.out, &progress, &interruptToken());
-        const RunRecord record = session->runRecord(result, &exported);
+        RunRecord record = session->runRecord(result, &exported);
+        record.distributed = facts;
         const std::vector<std::string> reports =
             writeReport(exported.path, record, renderSvgFigures(record));
         json["out"] = exported.path;
@@ -299,6 +328,7 @@ int runPrune(PruneCommandOptions& o) {
             for (const std::string& report : reports) std::printf("wrote %s\n", report.c_str());
         }
     }
+    if (dist) dist->barrier("write");
     if (o.json)
         std::cout << json.dump(2) << "\n";
     else
@@ -313,6 +343,7 @@ void addPruneCommand(CLI::App& root, Action& action) {
     CLI::App* command = root.add_subcommand(
         "prune", "Prune a model: magnitude or WANDA scores, optional GradProbe probe");
     addOptions(command, *options);
+    addDistOptions(command, options->model);
     command->callback([options, &action] { action = [options] { return runPrune(*options); }; });
 }
 

@@ -287,8 +287,9 @@ EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* obser
     const PerplexityResult measured =
         session.options.blockwise
             ? evaluatePerplexityBlockwise(*session.model, session.compute, windows, perplexity,
-                                          ObserverRef(observer), cancel)
-            : evaluatePerplexity(*session.model, windows, perplexity, ObserverRef(observer), cancel);
+                                          ObserverRef(observer), cancel, session.options.dist.get())
+            : evaluatePerplexity(*session.model, windows, perplexity, ObserverRef(observer), cancel,
+                                 session.options.dist.get());
     EvalResult result;
     result.tokens = measured.tokens;
     result.windows = measured.windows;

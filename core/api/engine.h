@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dist/dist_group.h"
 #include "core/prune/prune_options.h"
 #include "core/prune/prune_result.h"
 #include "core/report/html_report.h"
@@ -98,6 +99,9 @@ struct LoadOptions {
     // Describing only (`gradprobe info`): the headers are read, no weight is copied, converted or
     // moved. Such a session answers info() and runs no job.
     bool headersOnly = false;
+    // A distributed run (DistGroup::fromEnvironment): every rank opens the same model and its
+    // runs split their calibration and evaluation batches with the other ranks; null = alone.
+    std::shared_ptr<DistGroup> dist;
 };
 
 struct EvalOptions {

@@ -107,6 +107,7 @@ PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* obse
     inputs.model = session.model.get();
     inputs.layers = session.prunable;
     inputs.compute = session.compute;
+    inputs.dist = session.options.dist.get();
 
     std::string calibPath;
     if (needsCalibration) {
@@ -127,12 +128,13 @@ PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* obse
         perplexity.batchSize = options.batchSize;
         const bool blockwise = options.blockwise;
         inputs.perplexity = [&session, evalWindows, perplexity, blockwise, observer, cancel] {
+            DistGroup* dist = session.options.dist.get();
             if (blockwise)
                 return evaluatePerplexityBlockwise(*session.model, session.compute, evalWindows,
-                                                   perplexity, ObserverRef(observer), cancel)
+                                                   perplexity, ObserverRef(observer), cancel, dist)
                     .ppl;
             return evaluatePerplexity(*session.model, evalWindows, perplexity,
-                                      ObserverRef(observer), cancel)
+                                      ObserverRef(observer), cancel, dist)
                 .ppl;
         };
     }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/dist/collectives.h"
 #include "core/runtime/error.h"
 
 namespace gp {
@@ -76,22 +77,24 @@ at::Tensor cutWindows(const std::vector<int32_t>& ids, int64_t seqlen, int64_t m
 
 PerplexityResult evaluatePerplexity(const CausalLM& model, const at::Tensor& windows,
                                     const PerplexityOptions& options, ObserverRef observer,
-                                    const CancelToken* cancel) {
+                                    const CancelToken* cancel, DistGroup* group) {
     const auto started = std::chrono::steady_clock::now();
     c10::InferenceMode inference;
-    const at::Tensor all = windowsToEvaluate(model, windows, options, model.device());
+    const at::Tensor every = windowsToEvaluate(model, windows, options, model.device());
+    const at::Tensor all = windowsShare(group, every, options.batchSize);
     const int64_t count = all.size(0);
 
-    double total = 0.0;
+    std::vector<double> nll;  // per batch, summed in batch order (across the ranks too)
     for (int64_t start = 0; start < count; start += options.batchSize) {
         throwIfCancelled(cancel);
         const int64_t end = std::min(count, start + options.batchSize);
         const at::Tensor batch = all.slice(0, start, end);
-        total += summedNll(windowLogits(model, batch), batch);
+        nll.push_back(summedNll(windowLogits(model, batch), batch));
         observer->onProgress({Stage::Evaluate, end, count, "windows"});
     }
-
-    return perplexityOf(total, count, windows.size(1), started);
+    const int64_t batches = (every.size(0) + options.batchSize - 1) / options.batchSize;
+    return perplexityOf(sumInBatchOrder(group, nll, batches, "evaluate"), every.size(0),
+                        windows.size(1), started);
 }
 
 PerplexityResult perplexityOf(double summedNll, int64_t windows, int64_t seqlen,

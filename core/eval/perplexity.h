@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/dist/dist_group.h"
 #include "core/model/causal_lm.h"
 #include "core/runtime/cancel.h"
 #include "core/runtime/observer.h"
@@ -40,11 +41,14 @@ at::Tensor cutWindows(const std::vector<int32_t>& ids, int64_t seqlen, int64_t m
 // Runs under inference mode on the model's device and dtype (log-softmax in fp32, the NLL summed
 // in double). Uses the first maxWindows windows when that is > 0. Reports Stage::Evaluate
 // progress (unit "windows") after every batch; polls `cancel` before every batch and throws
-// Cancelled. An Error if a token id lies outside the model's vocabulary.
+// Cancelled. An Error if a token id lies outside the model's vocabulary. With `group`, each rank
+// evaluates its share of the batches and the per-batch sums are added in batch order across the
+// ranks (the single-process bits).
 PerplexityResult evaluatePerplexity(const CausalLM& model, const at::Tensor& windows,
                                     const PerplexityOptions& options,
                                     ObserverRef observer = ObserverRef(),
-                                    const CancelToken* cancel = nullptr);
+                                    const CancelToken* cancel = nullptr,
+                                    DistGroup* group = nullptr);
 
 // The pieces, for the block-wise evaluation (core/prune/blockwise.h), which must agree exactly:
 // the sum over a batch of -log p(next token) in double from its logits [b, L-1, V] (log-softmax in fp32);

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "core/dist/collectives.h"
 #include "core/runtime/error.h"
 
 namespace gp {
@@ -31,17 +32,53 @@ LinearInputTap NormAccumulator::tap() {
 }
 
 void NormAccumulator::endBatch() {
-    for (auto& [name, sums] : m_batchSums) {
+    if (m_group) {
+        std::vector<at::Tensor> parts;
+        for (const auto& [name, sums] : m_batchSums) parts.push_back(sums);
+        m_kept.push_back(at::cat(parts));
+    } else {
+        fold(m_batchSums);
+    }
+    for (auto& [name, sums] : m_batchSums) sums.zero_();
+}
+
+void NormAccumulator::fold(const std::map<std::string, at::Tensor>& batchSums) {
+    for (const auto& [name, sums] : batchSums) {
         at::Tensor& accumulated = m_result[name];
         if (m_statistic == NormStatistic::Paper)
             accumulated.add_(sums);
         else
             accumulated = at::maximum(accumulated, sums.sqrt());
-        sums.zero_();
     }
 }
 
+void NormAccumulator::shareWith(DistGroup* group, int64_t batches) {
+    m_group = group;
+    m_batches = batches;
+}
+
 std::map<std::string, at::Tensor> NormAccumulator::finish() {
+    if (m_group && !m_batchSums.empty()) {
+        // One all-gather of [batches of this rank, every layer's channels], then the fold in
+        // batch order: the sums of one process, bit for bit.
+        int64_t channels = 0;
+        for (const auto& [name, sums] : m_batchSums) channels += sums.numel();
+        const at::Tensor mine =
+            m_kept.empty() ? at::zeros({0, channels}, m_batchSums.begin()->second.options())
+                           : at::stack(m_kept);
+        const at::Tensor all =
+            gatherRows(*m_group, mine, shareCounts(m_batches, m_group->worldSize()), "calibrate");
+        for (int64_t b = 0; b < all.size(0); ++b) {
+            std::map<std::string, at::Tensor> batchSums;
+            int64_t offset = 0;
+            for (const auto& [name, sums] : m_batchSums) {
+                batchSums[name] = all[b].narrow(0, offset, sums.numel());
+                offset += sums.numel();
+            }
+            fold(batchSums);
+        }
+        m_kept.clear();
+    }
     std::map<std::string, at::Tensor> norms;
     for (const auto& [name, accumulated] : m_result)
         norms[name] =
@@ -51,9 +88,13 @@ std::map<std::string, at::Tensor> NormAccumulator::finish() {
 
 std::map<std::string, at::Tensor> collectActivationNorms(
     CausalLM& model, const std::vector<PrunableWeight>& layers, const at::Tensor& windows,
-    int64_t batchSize, NormStatistic statistic, ObserverRef observer, const CancelToken* cancel) {
+    int64_t batchSize, NormStatistic statistic, ObserverRef observer, const CancelToken* cancel,
+    DistGroup* group) {
     NormAccumulator accumulator(layers, model.device(), statistic);
-    gatherInputStatistics(model, windows, batchSize, accumulator, observer, cancel);
+    const int64_t batches = (windows.size(0) + batchSize - 1) / batchSize;
+    if (group) accumulator.shareWith(group, batches);
+    gatherInputStatistics(model, windowsShare(group, windows, batchSize), batchSize, accumulator,
+                          observer, cancel);
     return accumulator.finish();
 }
 

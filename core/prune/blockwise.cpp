@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 
+#include "core/dist/collectives.h"
 #include "core/eval/calibration.h"
 #include "core/runtime/error.h"
 
@@ -102,10 +103,12 @@ std::vector<std::string> globalTensorNames(const CausalLM& model) {
 PerplexityResult evaluatePerplexityBlockwise(CausalLM& model, const ComputeSpec& compute,
                                              const at::Tensor& windows,
                                              const PerplexityOptions& options,
-                                             ObserverRef observer, const CancelToken* cancel) {
+                                             ObserverRef observer, const CancelToken* cancel,
+                                             DistGroup* group) {
     const auto started = std::chrono::steady_clock::now();
     c10::InferenceMode inference;
-    const at::Tensor all = windowsToEvaluate(model, windows, options, compute.device);
+    const at::Tensor every = windowsToEvaluate(model, windows, options, compute.device);
+    const at::Tensor all = windowsShare(group, every, options.batchSize);
     const int64_t count = all.size(0);
 
     ResidentTensors globals(model, globalTensorNames(model), compute);
@@ -116,23 +119,26 @@ PerplexityResult evaluatePerplexityBlockwise(CausalLM& model, const ComputeSpec&
         for (at::Tensor& state : states) state = model.block(block, state);
         observer->onProgress({Stage::Evaluate, block + 1, model.numBlocks(), "blocks"});
     }
-    double total = 0.0;
+    std::vector<double> nll;
     for (size_t b = 0; b < states.size(); ++b) {
         const int64_t start = int64_t(b) * options.batchSize;
-        total += summedNll(model.head(states[b]),
-                           all.slice(0, start, std::min(count, start + options.batchSize)));
+        nll.push_back(summedNll(model.head(states[b]),
+                                all.slice(0, start, std::min(count, start + options.batchSize))));
         states[b] = at::Tensor();
     }
-    return perplexityOf(total, count, windows.size(1), started);
+    const int64_t batches = (every.size(0) + options.batchSize - 1) / options.batchSize;
+    return perplexityOf(sumInBatchOrder(group, nll, batches, "evaluate"), every.size(0),
+                        windows.size(1), started);
 }
 
 std::map<std::string, at::Tensor> collectActivationNormsBlockwise(
     CausalLM& model, const ComputeSpec& compute, const std::vector<PrunableWeight>& layers,
     const at::Tensor& windows, int64_t batchSize, NormStatistic statistic, ObserverRef observer,
-    const CancelToken* cancel) {
+    const CancelToken* cancel, DistGroup* group) {
     // No-grad rather than inference mode: the norms are used later next to autograd tensors.
     at::NoGradGuard noGrad;
     const std::map<int64_t, std::vector<int64_t>> byBlock = layersByBlock(layers, allLayers(layers));
+    const int64_t batches = (windows.size(0) + batchSize - 1) / batchSize;
     auto layersOf = [&](int64_t block) {
         std::vector<PrunableWeight> selected;
         if (auto found = byBlock.find(block); found != byBlock.end())
@@ -140,10 +146,12 @@ std::map<std::string, at::Tensor> collectActivationNormsBlockwise(
         return selected;
     };
     ResidentTensors globals(model, globalTensorNames(model), compute);
-    std::vector<at::Tensor> states = embedStatisticsBatches(model, windows.to(compute.device), batchSize);
+    std::vector<at::Tensor> states = embedStatisticsBatches(
+        model, windowsShare(group, windows, batchSize).to(compute.device), batchSize);
     std::map<std::string, at::Tensor> norms;
     auto collect = [&](int64_t block, const std::function<void(at::Tensor&)>& pass) {
         NormAccumulator accumulator(layersOf(block), compute.device, statistic);
+        if (group) accumulator.shareWith(group, batches);
         {
             const TapScope tapped(model, accumulator.tap());
             for (at::Tensor& state : states) {
@@ -192,7 +200,7 @@ std::vector<at::Tensor> recordGradientMaximaBlockwise(
     CausalLM& model, const ComputeSpec& compute, const std::vector<PrunableWeight>& layers,
     const std::vector<int64_t>& which, const at::Tensor& windows,
     const GradientRecording& recording, const ScaledCandidates* scaled, ObserverRef observer,
-    const CancelToken* cancel) {
+    const CancelToken* cancel, DistGroup* group) {
     // The scaled layers of each block (indices into `layers`).
     std::map<int64_t, std::vector<int64_t>> scaledByBlock;
     if (scaled)
@@ -239,7 +247,8 @@ std::vector<at::Tensor> recordGradientMaximaBlockwise(
 
     const auto globals = materialise(-1);
     const int64_t blocks = model.numBlocks();
-    for (int64_t b = 0; b < recording.batches; ++b) {
+    const Share share = batchShare(group, recording.batches);
+    for (int64_t b = share.begin; b < share.end; ++b) {
         throwIfCancelled(cancel);
         const at::Tensor batch = recordingBatch(windows, b, recording.batchSize, compute.device);
         const at::Tensor inputs = lossInputs(batch);
@@ -273,8 +282,9 @@ std::vector<at::Tensor> recordGradientMaximaBlockwise(
         }
         if (throughEmbedding) model.embed(inputs).backward(incoming);
         if (!headStored.empty()) fold(-1, headStored);
-        observer->onProgress({Stage::Probe, b + 1, recording.batches, "batches"});
+        observer->onProgress({Stage::Probe, b + 1 - share.begin, share.size(), "batches"});
     }
+    maximumAcrossRanks(group, maxima, "probe");
     return maxima;
 }
 
@@ -282,13 +292,16 @@ void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
                              const std::vector<PrunableWeight>& layers, const at::Tensor& windows,
                              int64_t batchSize, NormStatistic statistic, bool withNorms,
                              const BlockPruner& pruneBlock, ObserverRef observer,
-                             const CancelToken* cancel) {
+                             const CancelToken* cancel, DistGroup* group) {
     at::NoGradGuard noGrad;
+    const int64_t batches = (windows.size(0) + batchSize - 1) / batchSize;
     const std::map<int64_t, std::vector<int64_t>> byBlock = layersByBlock(layers, allLayers(layers));
     ResidentTensors globals(model, globalTensorNames(model), compute);
     // Magnitude needs no activations: then no states are carried at all.
     std::vector<at::Tensor> states;
-    if (withNorms) states = embedStatisticsBatches(model, windows.to(compute.device), batchSize);
+    if (withNorms)
+        states = embedStatisticsBatches(
+            model, windowsShare(group, windows, batchSize).to(compute.device), batchSize);
 
     auto pruneResident = [&](int64_t block, const std::function<void(const at::Tensor&)>& pass) {
         const auto found = byBlock.find(block);
@@ -297,6 +310,7 @@ void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
         std::map<std::string, at::Tensor> norms;
         if (withNorms) {
             NormAccumulator accumulator(resident, compute.device, statistic);
+            if (group) accumulator.shareWith(group, batches);
             const TapScope tapped(model, accumulator.tap());
             for (const at::Tensor& state : states) {
                 pass(state);

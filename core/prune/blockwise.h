@@ -51,20 +51,24 @@ private:
 // The tensors outside the blocks: embeddings, final norm, head.
 std::vector<std::string> globalTensorNames(const CausalLM& model);
 
+// With `group` (data-parallel), each rank runs its share of the batches and the results are the
+// whole job's, as in evaluatePerplexity and collectActivationNorms.
 // Perplexity as evaluatePerplexity, one block resident at a time. Hidden states of every
 // window are held on the device between blocks ([windows, L-1, hidden] in the compute dtype).
 PerplexityResult evaluatePerplexityBlockwise(CausalLM& model, const ComputeSpec& compute,
                                              const at::Tensor& windows,
                                              const PerplexityOptions& options,
                                              ObserverRef observer = ObserverRef(),
-                                             const CancelToken* cancel = nullptr);
+                                             const CancelToken* cancel = nullptr,
+                                             DistGroup* group = nullptr);
 
 // WANDA's activation norms as collectActivationNorms, one block resident at a time, each block's
 // layers reading the outputs of the blocks before it as loaded. Norms on compute.device.
 std::map<std::string, at::Tensor> collectActivationNormsBlockwise(
     CausalLM& model, const ComputeSpec& compute, const std::vector<PrunableWeight>& layers,
     const at::Tensor& windows, int64_t batchSize, NormStatistic statistic,
-    ObserverRef observer = ObserverRef(), const CancelToken* cancel = nullptr);
+    ObserverRef observer = ObserverRef(), const CancelToken* cancel = nullptr,
+    DistGroup* group = nullptr);
 
 // The probe's gradient maxima as recordGradientMaxima, without the model resident: for each
 // batch the forward pass keeps only the hidden states at the block boundaries, then the
@@ -82,7 +86,8 @@ std::vector<at::Tensor> recordGradientMaximaBlockwise(
     CausalLM& model, const ComputeSpec& compute, const std::vector<PrunableWeight>& layers,
     const std::vector<int64_t>& which, const at::Tensor& windows,
     const GradientRecording& recording, const ScaledCandidates* scaled = nullptr,
-    ObserverRef observer = ObserverRef(), const CancelToken* cancel = nullptr);
+    ObserverRef observer = ObserverRef(), const CancelToken* cancel = nullptr,
+    DistGroup* group = nullptr);
 
 // The sequential scheme (block inputs "pruned"): block by block, the calibration hidden states
 // that reached the block through the pruned blocks before it give its layers' WANDA norms
@@ -98,6 +103,6 @@ void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
                              const std::vector<PrunableWeight>& layers, const at::Tensor& windows,
                              int64_t batchSize, NormStatistic statistic, bool withNorms,
                              const BlockPruner& pruneBlock, ObserverRef observer = ObserverRef(),
-                             const CancelToken* cancel = nullptr);
+                             const CancelToken* cancel = nullptr, DistGroup* group = nullptr);
 
 }  // namespace gp

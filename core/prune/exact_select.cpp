@@ -8,6 +8,7 @@
 #include <memory>
 #include <utility>
 
+#include "core/dist/collectives.h"
 #include "core/prune/device_select.h"
 #include "core/prune/score_keys.h"
 #include "core/runtime/error.h"
@@ -194,8 +195,14 @@ private:
     void selectRows(Selection& selection);
     void checkNM(Selection& selection);
     RadixResult radixSelect(const LayerVisitor& forEachLayer, int64_t k, int64_t groupTotal,
-                            KeySpace space, const std::string& group);
+                            KeySpace space, const std::string& group, DistGroup* acrossRanks);
     void shareTies(Selection& selection, uint32_t key, int64_t ties);
+    // The layers this rank counts: all of them alone, its contiguous share across ranks.
+    Share ownedLayers() const {
+        return m_options.dist ? shareOf(m_source.layerCount(), m_options.dist->rank(),
+                                        m_options.dist->worldSize())
+                              : Share{0, m_source.layerCount()};
+    }
 
     const ScoreSource& m_source;
     const SelectionOptions& m_options;
@@ -210,7 +217,7 @@ private:
 
 RadixResult ExactSelector::radixSelect(const LayerVisitor& forEachLayer, int64_t k,
                                        int64_t groupTotal, KeySpace space,
-                                       const std::string& group) {
+                                       const std::string& group, DistGroup* acrossRanks) {
     if (!m_counter) {
         m_counter = std::make_unique<RadixCounter>();
         m_highTotals = at::empty({kRadixBins}, at::kLong);
@@ -233,6 +240,8 @@ RadixResult ExactSelector::radixSelect(const LayerVisitor& forEachLayer, int64_t
         throwIfCancelled(m_cancel);
     });
     counter.drainInto(high);
+    // Each rank counted its own layers: the sum of the bins is one process's count, exactly.
+    if (acrossRanks) allReduceSum(*acrossRanks, m_highTotals, "select");
     const auto [bin, below] = findRadixBin(high, k);
     RadixResult result;
     result.passes = 1;
@@ -260,6 +269,7 @@ RadixResult ExactSelector::radixSelect(const LayerVisitor& forEachLayer, int64_t
         throwIfCancelled(m_cancel);
     });
     counter.drainInto(low);
+    if (acrossRanks) allReduceSum(*acrossRanks, m_lowTotals, "select");
     const auto [lowBin, belowLow] = findRadixBin(low, k - below);
     result.key = (static_cast<uint32_t>(bin) << 16) | static_cast<uint32_t>(lowBin);
     result.less = below + belowLow;
@@ -277,11 +287,13 @@ void ExactSelector::selectGlobal(Selection& selection) {
     std::vector<at::ScalarType> dtypes;
     for (int64_t layer = 0; layer < m_source.layerCount(); ++layer)
         dtypes.push_back(m_source.dtype(layer));
+    const Share owned = ownedLayers();
     const LayerVisitor allLayers = [&](const auto& visit) {
-        for (int64_t layer = 0; layer < m_source.layerCount(); ++layer)
+        for (int64_t layer = owned.begin; layer < owned.end; ++layer)
             visit(layer, readLayerKeys(m_source, layer));
     };
-    const RadixResult result = radixSelect(allLayers, k, selection.total, keySpaceOf(dtypes), "");
+    const RadixResult result =
+        radixSelect(allLayers, k, selection.total, keySpaceOf(dtypes), "", m_options.dist);
     selection.threshold = keyValue(result.key);
     selection.passes = result.passes;
     selection.selected = k;
@@ -296,8 +308,29 @@ void ExactSelector::selectGlobal(Selection& selection) {
 }
 
 // Gives the ties at the threshold to the layers in order, each taking all it holds until the
-// budget is spent; the layers after that take none (and are not read).
+// budget is spent; the layers after that take none (and are not read). Across ranks, each counts
+// the ties of its own layers and the counts of all are summed before they are given out.
 void ExactSelector::shareTies(Selection& selection, uint32_t key, int64_t ties) {
+    if (m_options.dist) {
+        const Share owned = ownedLayers();
+        at::Tensor equal = at::zeros({m_source.layerCount()}, at::kLong);
+        for (int64_t layer = owned.begin; layer < owned.end; ++layer) {
+            const LayerKeys keys = readLayerKeys(m_source, layer);
+            int64_t count = 0;
+            forEachKeySpan(keys.tensor, keys.absolute, [&](const KeySpan& span) {
+                withLoader(span.loader, [&](auto load) { count += countEqual(load, span.count, key); });
+            });
+            equal[layer] = count;
+            throwIfCancelled(m_cancel);
+        }
+        allReduceSum(*m_options.dist, equal, "select ties");
+        for (int64_t layer = 0; layer < m_source.layerCount(); ++layer) {
+            const int64_t taken = std::min(equal[layer].item<int64_t>(), ties);
+            selection.layers[layer].cut = ScoreCut{key, taken};
+            ties -= taken;
+        }
+        return;
+    }
     for (int64_t layer = 0; layer < m_source.layerCount(); ++layer) {
         ScoreCut& cut = selection.layers[layer].cut;
         cut = ScoreCut{key, 0};
@@ -323,7 +356,7 @@ void ExactSelector::selectLayers(Selection& selection) {
         const LayerKeys keys = readLayerKeys(m_source, layer);  // held for both passes
         const LayerVisitor thisLayer = [&](const auto& visit) { visit(layer, keys); };
         const RadixResult result = radixSelect(thisLayer, k, n, keySpaceOf({m_source.dtype(layer)}),
-                                               m_source.layerName(layer));
+                                               m_source.layerName(layer), nullptr);
         selection.layers[layer].cut = ScoreCut{result.key, k - result.less};
         selection.passes = std::max(selection.passes, result.passes);
     }

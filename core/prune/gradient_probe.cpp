@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "core/dist/collectives.h"
 #include "core/eval/calibration.h"
 #include "core/runtime/error.h"
 
@@ -49,7 +50,8 @@ std::vector<at::Tensor> recordGradientMaxima(CausalLM& model,
                                              const std::vector<int64_t>& which,
                                              const at::Tensor& windows,
                                              const GradientRecording& recording,
-                                             ObserverRef observer, const CancelToken* cancel) {
+                                             ObserverRef observer, const CancelToken* cancel,
+                                             DistGroup* group) {
     std::vector<StoredWeight> stored;
     std::vector<at::Tensor> maxima;
     for (int64_t index : which) {
@@ -60,14 +62,16 @@ std::vector<at::Tensor> recordGradientMaxima(CausalLM& model,
     }
     GradientScope scope(stored);
     at::AutoGradMode gradients(true);
-    for (int64_t b = 0; b < recording.batches; ++b) {
+    const Share share = batchShare(group, recording.batches);
+    for (int64_t b = share.begin; b < share.end; ++b) {
         throwIfCancelled(cancel);
         const at::Tensor batch = recordingBatch(windows, b, recording.batchSize, model.device());
         const at::Tensor logits = model.forward(lossInputs(batch));
         windowLoss(logits, batch).backward();
         for (size_t i = 0; i < stored.size(); ++i) foldGradientMaximum(maxima[i], stored[i]);
-        observer->onProgress({Stage::Probe, b + 1, recording.batches, "batches"});
+        observer->onProgress({Stage::Probe, b + 1 - share.begin, share.size(), "batches"});
     }
+    maximumAcrossRanks(group, maxima, "probe");
     return maxima;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dist/dist_group.h"
 #include "core/model/causal_lm.h"
 #include "core/runtime/cancel.h"
 #include "core/runtime/observer.h"
@@ -56,14 +57,16 @@ at::Tensor recordingBatch(const at::Tensor& windows, int64_t batch, int64_t batc
 // G = elementwise max over batches of |grad| for the layers in `which` (indices into `layers`),
 // each as an [out, in] tensor on the model's device. Batches are taken in order from `windows`
 // (wrapping around when B * batchSize exceeds them). The loss is the mean next-token
-// cross-entropy (calibration.h windowLoss). Only the listed layers require gradients.
+// cross-entropy (calibration.h windowLoss). Only the listed layers require gradients. With
+// `group`, each rank records its share of the B batches and the maxima are max-reduced (exact).
 std::vector<at::Tensor> recordGradientMaxima(CausalLM& model,
                                              const std::vector<PrunableWeight>& layers,
                                              const std::vector<int64_t>& which,
                                              const at::Tensor& windows,
                                              const GradientRecording& recording,
                                              ObserverRef observer = ObserverRef(),
-                                             const CancelToken* cancel = nullptr);
+                                             const CancelToken* cancel = nullptr,
+                                             DistGroup* group = nullptr);
 
 // Candidates the probe prunes: candidate & (G1 <= G0 * (1 + tau)), compared in fp32.
 at::Tensor probeDecision(const at::Tensor& candidates, const at::Tensor& g0, const at::Tensor& g1,

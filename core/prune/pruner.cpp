@@ -156,6 +156,7 @@ public:
         m_selection.group = parseSelectionGroup(options.group, "--group");
         m_selection.nmKeep = options.nmN;
         m_selection.nmGroup = options.nmM;
+        m_selection.dist = inputs.dist;
     }
 
     PruneResult run();
@@ -256,9 +257,10 @@ void PruneRun::prepareScores() {
         norms = m_options.blockwise
                     ? collectActivationNormsBlockwise(model(), m_inputs.compute, layers(),
                                                       m_inputs.calibration, m_options.batchSize,
-                                                      statistic, m_observer, m_cancel)
+                                                      statistic, m_observer, m_cancel, m_inputs.dist)
                     : collectActivationNorms(model(), layers(), m_inputs.calibration,
-                                             m_options.batchSize, statistic, m_observer, m_cancel);
+                                             m_options.batchSize, statistic, m_observer, m_cancel,
+                                             m_inputs.dist);
         if (m_inputs.activationNorms) *m_inputs.activationNorms = norms;
     }
     m_scores = std::make_unique<WandaScoreSource>(layers(), std::move(norms));
@@ -389,7 +391,7 @@ void PruneRun::sequentialBlocks(double target) {
     };
     pruneBlocksSequentially(model(), m_inputs.compute, layers(), m_inputs.calibration,
                             m_options.batchSize, parseNormStatistic(m_options.wandaNorm), wanda,
-                            pruneBlock, m_observer, m_cancel);
+                            pruneBlock, m_observer, m_cancel, m_inputs.dist);
 }
 
 // Records G0, scales the candidates, records G1, and applies the decision for each layer in
@@ -409,9 +411,9 @@ void PruneRun::probe(const std::vector<int64_t>& which, std::vector<at::Tensor> 
         return m_options.blockwise
                    ? recordGradientMaximaBlockwise(model(), m_inputs.compute, layers(), which,
                                                    m_inputs.calibration, recording, scaling,
-                                                   m_observer, m_cancel)
+                                                   m_observer, m_cancel, m_inputs.dist)
                    : recordGradientMaxima(model(), layers(), which, m_inputs.calibration,
-                                          recording, m_observer, m_cancel);
+                                          recording, m_observer, m_cancel, m_inputs.dist);
     };
     std::vector<at::Tensor> g0 = record(nullptr);
     std::vector<ProbedLayer> probed;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dist/dist_group.h"
 #include "core/model/causal_lm.h"
 #include "core/prune/prune_options.h"
 #include "core/prune/prune_result.h"
@@ -31,6 +32,9 @@ struct PruneInputs {
     // Block-wise runs: where and in which dtype each block is computed (the weights themselves
     // may be memory-mapped host tensors in their stored dtype).
     ComputeSpec compute;
+    // Data-parallel runs: the calibration and evaluation batches are split across the group's
+    // ranks and reduced at the end of each pass; every rank then holds the same weights.
+    DistGroup* dist = nullptr;
 };
 
 // Throws BadArgument for an option out of range or a word not understood, before any work.

@@ -9,6 +9,8 @@
 
 namespace gp {
 
+class DistGroup;
+
 // How the k lowest scores are found (one word each across CLI, JSON and GUI).
 enum class SelectionMethod {
     Exact,        // "exact": radix selection on the scores' bit patterns, exact k
@@ -45,6 +47,11 @@ struct SelectionOptions {
     // exact: count with the device kernels (device_select.h) even for scores on the CPU. Scores
     // on a GPU always use them; this lets the CPU check them against the CPU kernels.
     bool deviceKernels = false;
+    // exact, global group on the CPU, in a distributed run: each rank counts only the layers it
+    // owns (a contiguous share); the 65,536 bins of each pass are summed across the ranks and the
+    // per-layer tie counts gathered, so every rank settles on one process's threshold, k and tie
+    // order. Null: one process.
+    DistGroup* dist = nullptr;
 };
 
 // A cut through one group's ordered scores: every score below the threshold is selected, and of

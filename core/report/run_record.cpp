@@ -127,6 +127,7 @@ Json toJson(const MemorySampleEvent& m) {
 }
 
 Json toJson(const RunHistoryPoint& p);
+Json toJson(const RankFacts& r);
 
 template <typename T>
 Json list(const std::vector<T>& items) {
@@ -189,6 +190,18 @@ Json toJson(const ExportFacts& e) {
             {"layer_compressed_bytes", e.layerCompressedBytes},
             {"mask_file_bytes", e.maskFileBytes},
             {"total_bytes", e.totalBytes}};
+}
+
+Json toJson(const RankFacts& r) {
+    return {{"rank", r.rank},
+            {"calibration_batch_begin", r.calibrationBatchBegin},
+            {"calibration_batch_end", r.calibrationBatchEnd},
+            {"seconds", number(r.seconds)},
+            {"peak_rss_bytes", r.peakRssBytes}};
+}
+
+Json toJson(const DistributedFacts& d) {
+    return {{"world_size", d.worldSize}, {"backend", d.backend}, {"ranks", list(d.ranks)}};
 }
 
 Json toJson(const RunHistoryPoint& p) {
@@ -413,6 +426,14 @@ void read(const Node& n, MemorySampleEvent& m) {
     n["vram_reserved_bytes"].read(m.vramReservedBytes);
 }
 
+void read(const Node& n, RankFacts& r) {
+    n["rank"].read(r.rank);
+    n["calibration_batch_begin"].read(r.calibrationBatchBegin);
+    n["calibration_batch_end"].read(r.calibrationBatchEnd);
+    n["seconds"].read(r.seconds);
+    n["peak_rss_bytes"].read(r.peakRssBytes);
+}
+
 void read(const Node& n, RunHistoryPoint& p) {
     n["run_id"].read(p.runId);
     n["method"].read(p.method);
@@ -500,6 +521,7 @@ std::string runRecordJson(const RunRecord& record) {
                 {"history", list(record.history)},
                 {"exported", record.exported}};
     if (record.exported) out["export"] = toJson(record.exportFacts);
+    if (record.distributed.worldSize > 1) out["distributed"] = toJson(record.distributed);
     out["versions"] = versions;
     return out.dump(2) + "\n";
 }
@@ -527,6 +549,11 @@ RunRecord parseRunRecord(const std::string& jsonText, const std::string& source)
     readList(root["history"], record.history);
     root["exported"].read(record.exported);
     read(root["export"], record.exportFacts);
+    if (root["distributed"].present()) {
+        root["distributed"]["world_size"].read(record.distributed.worldSize);
+        root["distributed"]["backend"].read(record.distributed.backend);
+        readList(root["distributed"]["ranks"], record.distributed.ranks);
+    }
     for (const auto& [name, value] : root["versions"].members()) value.read(record.versions[name]);
     return record;
 }

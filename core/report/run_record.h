@@ -66,6 +66,20 @@ struct RunHistoryPoint {
     double pplAfter = 0.0;
 };
 
+// A distributed run: the job and each rank's part of it (absent from report.json when alone).
+struct RankFacts {
+    int rank = 0;
+    int64_t calibrationBatchBegin = 0;  // its share [begin, end) of the calibration batches
+    int64_t calibrationBatchEnd = 0;
+    double seconds = 0.0;      // the rank's prune run, start to end
+    int64_t peakRssBytes = 0;
+};
+struct DistributedFacts {
+    int worldSize = 1;
+    std::string backend;  // "gloo" | "nccl"
+    std::vector<RankFacts> ranks;
+};
+
 struct RunRecord {
     std::string schema = kRunRecordSchema;
     std::string createdAt;  // UTC, ISO 8601 ("2025-01-31T12:00:00Z")
@@ -74,6 +88,7 @@ struct RunRecord {
     std::vector<RunHistoryPoint> history;
     bool exported = false;
     ExportFacts exportFacts;
+    DistributedFacts distributed;
     std::map<std::string, std::string> versions;  // "gradprobe", "libtorch", "compiler", "qt", ...
 };
 

@@ -68,6 +68,7 @@ int exitCodeFor(ErrorKind kind) {
         case ErrorKind::BadInput: return 3;
         case ErrorKind::OutOfMemory: return 4;
         case ErrorKind::Internal: return 1;
+        case ErrorKind::PeerLost: return 5;
     }
     return 1;
 }

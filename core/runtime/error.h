@@ -13,6 +13,7 @@ enum class ErrorKind {
     BadInput,     // a file is missing, malformed or inconsistent (CLI exit 3)
     OutOfMemory,  // the job does not fit, or an allocation failed (CLI exit 4)
     Internal,     // a bug or an unexpected library failure (CLI exit 1)
+    PeerLost,     // a distributed run lost a rank: it died or hung (CLI exit 5)
 };
 
 class Error : public std::runtime_error {

@@ -40,7 +40,7 @@ LayerTableModel::LayerTableModel(StudioSession* session, QObject* parent)
     });
     connect(session, &StudioSession::layerChanged, this, [this](int row) {
         if (row >= 0 && row < rowCount())
-            Q_EMIT dataChanged(index(row, Predicted), index(row, Restored));
+            Q_EMIT dataChanged(index(row, Predicted), index(row, Error));
     });
     connect(session, &StudioSession::previewChanged, this, [this] {
         if (rowCount() > 0)
@@ -77,6 +77,8 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
                 return QVariant::fromValue<qlonglong>(layer.pruned);
             case Restored:
                 return QVariant::fromValue<qlonglong>(layer.restored);
+            case Error:
+                return layer.error;
         }
         return {};
     }
@@ -101,6 +103,8 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
             return QLocale().toString(qlonglong(layer.pruned));
         case Restored:
             return QLocale().toString(qlonglong(layer.restored));
+        case Error:
+            return layer.error < 0.0 ? QString() : QString::number(layer.error, 'g', 4);
     }
     return {};
 }
@@ -112,12 +116,13 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
             "checkpoint tensor name",        "[out, in]",
             "weights in the layer",          "sparsity the slider's target would give (no run)",
             "zeros after the run shown",     "weights set to zero by the run",
-            "candidates the probe gave back"};
+            "candidates the probe gave back",
+            "SparseGPT: the layer's reconstruction error, sum of (w - q)^2 / [H^-1]_jj^2 / 2"};
         return tr(kTips[section]);
     }
     if (role != Qt::DisplayRole) return {};
     static const char* const kTitles[ColumnCount] = {
-        "Layer", "Shape", "Parameters", "Predicted", "Sparsity", "Pruned", "Restored"};
+        "Layer", "Shape", "Parameters", "Predicted", "Sparsity", "Pruned", "Restored", "Error"};
     return tr(kTitles[section]);
 }
 

@@ -1,6 +1,6 @@
 // The table of prunable layers, a view of the StudioSession: name, shape, parameters, the
 // slider's predicted sparsity, the achieved sparsity, and the weights pruned and restored by the
-// probe. SortRole gives numbers for sorting through a QSortFilterProxyModel; NameRole the layer's
+// probe, and SparseGPT's reconstruction error. SortRole gives numbers for sorting through a QSortFilterProxyModel; NameRole the layer's
 // full name. Threads: GUI thread only.
 #pragma once
 
@@ -14,7 +14,7 @@ class LayerTableModel : public QAbstractTableModel {
     Q_OBJECT
 
 public:
-    enum Column { Name, Shape, Parameters, Predicted, Sparsity, Pruned, Restored, ColumnCount };
+    enum Column { Name, Shape, Parameters, Predicted, Sparsity, Pruned, Restored, Error, ColumnCount };
     enum Role { SortRole = Qt::UserRole, NameRole };
 
     explicit LayerTableModel(StudioSession* session, QObject* parent = nullptr);

@@ -166,6 +166,7 @@ void StudioSession::applyLayerResult(const LayerResultEvent& event) {
     layer.candidates = event.candidates;
     layer.pruned = event.pruned;
     layer.restored = event.restored;
+    layer.error = event.reconstructionError;
     Q_EMIT layerChanged(row);
 }
 
@@ -173,6 +174,7 @@ void StudioSession::clearLayerResults() {
     for (LayerState& layer : m_layers) {
         layer.target = layer.sparsity = 0.0;
         layer.candidates = layer.pruned = layer.restored = 0;
+        layer.error = -1.0;
     }
     Q_EMIT layersReset();
 }

@@ -31,6 +31,7 @@ struct LayerState {
     int64_t candidates = 0;
     int64_t pruned = 0;
     int64_t restored = 0;
+    double error = -1.0;      // SparseGPT's reconstruction error of the run shown; -1: none
 };
 
 class StudioSession : public QObject {

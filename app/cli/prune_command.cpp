@@ -89,13 +89,17 @@ void parseNm(const std::string& text, PruneOptions& prune) {
 
 nlohmann::json resultJson(const PruneResult& result) {
     nlohmann::json layers = nlohmann::json::array();
-    for (const LayerResultEvent& layer : result.layers)
+    for (const LayerResultEvent& layer : result.layers) {
         layers.push_back({{"name", layer.layer},
                           {"numel", layer.numel},
                           {"candidates", layer.candidates},
                           {"pruned", layer.pruned},
                           {"restored", layer.restored},
+                          {"target_sparsity", layer.targetSparsity},
                           {"sparsity", layer.sparsity}});
+        if (layer.reconstructionError >= 0)
+            layers.back()["reconstruction_error"] = layer.reconstructionError;
+    }
     nlohmann::json rounds = nlohmann::json::array();
     for (const IterativeRound& round : result.rounds)
         rounds.push_back({{"target", round.targetSparsity},
@@ -127,6 +131,10 @@ nlohmann::json resultJson(const PruneResult& result) {
                           {"seconds", result.seconds},
                           {"peak_rss_mb", double(result.peakRssBytes) / (1 << 20)}};
     if (o.blockwise) out["block_inputs"] = o.blockInputs;
+    if (o.method == "sparsegpt") {
+        out["percdamp"] = o.percdamp;
+        out["blocksize"] = o.blocksize;
+    }
     if (result.peakVramBytes >= 0) out["peak_vram_mb"] = double(result.peakVramBytes) / (1 << 20);
     if (!rounds.empty()) out["rounds"] = rounds;
     if (!sweep.empty()) out["sweep"] = sweep;
@@ -173,12 +181,18 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
         "in --work-dir; magnitude only, needs --out)");
     command->add_option("--work-dir", o.workDir,
                         "--synthetic: folder for the generated model file, reused by later runs");
-    command->add_option("--method", p.method, "importance score: magnitude | wanda");
+    command->add_option("--method", p.method,
+                        "magnitude | wanda | sparsegpt (OBS reconstruction, block by block on "
+                        "the pruned blocks' outputs; --group layer or nm)");
+    command->add_option("--percdamp", p.percdamp,
+                        "sparsegpt: Hessian dampening, this x mean(diag H) (default 0.01)");
+    command->add_option("--blocksize", p.blocksize, "sparsegpt: columns per block (default 128)");
     command->add_option("--wanda-norm", p.wandaNorm,
                         "paper: L2 over all calibration tokens | library: max over batches");
     command->add_option("--sparsity", p.sparsity, "target fraction of prunable weights, [0, 1)");
     command->add_option("--group", o.group,
-                        "global | layer | row | nm (default: global for magnitude, row for wanda)");
+                        "global | layer | row | nm (default: global for magnitude, row for wanda, "
+                        "layer for sparsegpt)");
     command->add_option("--nm", o.nm, "N:M for --group nm (keep N of every M inputs)");
     command->add_option("--select", p.select, "threshold selection: exact | statistical | sort");
     command->add_option("--schedule", p.schedule, "oneshot | layerwise | iterative");
@@ -262,7 +276,9 @@ int runPrune(PruneCommandOptions& o) {
     parseNm(o.nm, o.prune);
     // WANDA's scores are comparable within a layer's rows, not across layers (the Wanda paper
     // compares per output row); magnitude uses GradProbe's one global threshold.
-    o.prune.group = !o.group.empty() ? o.group : (o.prune.method == "wanda" ? "row" : "global");
+    const std::map<std::string, std::string> usualGroup = {{"wanda", "row"}, {"sparsegpt", "layer"}};
+    const auto usual = usualGroup.find(o.prune.method);
+    o.prune.group = !o.group.empty() ? o.group : usual != usualGroup.end() ? usual->second : "global";
     parseProbeThreshold(o.probeThreshold, o.prune.probe);
     for (const std::string& item : splitList(o.sweep))
         o.prune.probe.sweep.push_back(parseNumber(item, "--probe-sweep"));

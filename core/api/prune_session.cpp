@@ -55,8 +55,13 @@ void applyMasksOf(ModelSession::Impl& session, int runId) {
     session.appliedRunId = 0;
     if (runId == 0) return;
     at::NoGradGuard noGrad;
-    for (size_t i = 0; i < session.prunable.size(); ++i)
-        session.prunable[i].matrix.masked_fill_(found->second[i], 0);
+    const auto weights = session.runWeights.find(runId);
+    for (size_t i = 0; i < session.prunable.size(); ++i) {
+        if (weights != session.runWeights.end())
+            session.prunable[i].matrix.copy_(weights->second[i]);
+        else
+            session.prunable[i].matrix.masked_fill_(found->second[i], 0);
+    }
     session.appliedRunId = runId;
 }
 
@@ -101,7 +106,7 @@ PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* obse
     requireMemory(estimatePruneMemory(session, options, defaultSeqlen(session, options.seqlen)),
                   availableBytesFor(session.compute),
                   session.compute.device.is_cuda() ? "GPU memory" : "RAM", "prune");
-    const bool needsCalibration = options.method == "wanda" || options.probe.enabled;
+    const bool needsCalibration = options.method != "magnitude" || options.probe.enabled;
     PruneInputs inputs;
     inputs.model = session.model.get();
     inputs.layers = session.prunable;
@@ -181,6 +186,11 @@ PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* obse
     std::vector<at::Tensor> masks;
     for (const PrunableWeight& weight : session.prunable) masks.push_back(weight.matrix == 0);
     session.runMasks[result.runId] = std::move(masks);
+    if (options.method == "sparsegpt") {
+        std::vector<at::Tensor> weights;
+        for (const PrunableWeight& weight : session.prunable) weights.push_back(weight.matrix.clone());
+        session.runWeights[result.runId] = std::move(weights);
+    }
     return result;
 }
 

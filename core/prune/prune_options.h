@@ -29,7 +29,7 @@ struct ProbeOptions {
 };
 
 struct PruneOptions {
-    std::string method = "magnitude";   // "magnitude" | "wanda"
+    std::string method = "magnitude";   // "magnitude" | "wanda" | "sparsegpt"
     std::string wandaNorm = "paper";    // "paper": L2 over all calibration tokens;
                                         // "library": max over batches of the per-batch L2
     double sparsity = 0.5;              // target fraction of prunable weights, in [0, 1)
@@ -47,6 +47,10 @@ struct PruneOptions {
     double maxPplIncrease = 3.0;
     std::string iterativeInner = "oneshot";  // each round: "oneshot" | "layerwise"
     ProbeOptions probe;
+    // SparseGPT (core/prune/sparsegpt.h): always the sequential scheme, block by block on the
+    // outputs of the pruned blocks before; groups "layer" (unstructured) or "nm".
+    double percdamp = 0.01;  // dampening: this × mean(diag H)
+    int64_t blocksize = 128; // columns per OBS block
 
     std::string calibPath;       // "" = the model's own calibration text
     std::string evalPath;        // "" = the model's own evaluation text

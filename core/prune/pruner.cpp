@@ -15,6 +15,7 @@
 #include "core/prune/run_recorder.h"
 #include "core/prune/score_source.h"
 #include "core/prune/selection.h"
+#include "core/prune/sparsegpt.h"
 #include "core/prune/wanda_scores.h"
 #include "core/runtime/error.h"
 #include "core/runtime/memory.h"
@@ -83,13 +84,32 @@ bool isOneOf(const std::string& value, std::initializer_list<const char*> words)
     return std::any_of(words.begin(), words.end(), [&](const char* word) { return value == word; });
 }
 
+// SparseGPT updates the weights it keeps, block by block on the pruned blocks' outputs: its
+// groups are the reference's (unstructured per layer, N:M), with nothing decided afterwards.
+void checkSparseGptOptions(const PruneOptions& options) {
+    if (!isOneOf(options.group, {"layer", "nm"}))
+        throw badArgument("--group", "sparsegpt prunes per layer (layer) or N:M (nm), not '" +
+                                         options.group + "'");
+    if (options.schedule != "oneshot")
+        throw badArgument("--schedule", "sparsegpt runs the one-shot sequential scheme");
+    if (options.probe.enabled)
+        throw badArgument("--probe", "the probe cannot veto SparseGPT's updated weights");
+    if (!(options.percdamp >= 0.0)) throw badArgument("--percdamp", "must be >= 0");
+    if (options.blocksize < 1) throw badArgument("--blocksize", "must be at least 1");
+    if (options.group == "nm" && options.blocksize % options.nmM != 0)
+        throw badArgument("--blocksize", "must be a multiple of M (" +
+                                             std::to_string(options.nmM) + ") for N:M");
+}
+
 }  // namespace
 
 void checkPruneOptions(const PruneOptions& options) {
     if (!(options.sparsity >= 0.0 && options.sparsity < 1.0))
         throw badArgument("--sparsity", "must be in [0, 1), got " + std::to_string(options.sparsity));
-    if (!isOneOf(options.method, {"magnitude", "wanda"}))
-        throw badArgument("--method", "unknown '" + options.method + "' (expected magnitude or wanda)");
+    if (!isOneOf(options.method, {"magnitude", "wanda", "sparsegpt"}))
+        throw badArgument("--method", "unknown '" + options.method +
+                                          "' (expected magnitude, wanda or sparsegpt)");
+    if (options.method == "sparsegpt") checkSparseGptOptions(options);
     parseNormStatistic(options.wandaNorm);
     parseSelectionGroup(options.group, "--group");
     parseSelectionMethod(options.select, "--select");
@@ -124,7 +144,7 @@ void checkPruneOptions(const PruneOptions& options) {
     if (!isOneOf(options.blockInputs, {"original", "pruned"}))
         throw badArgument("--block-inputs", "unknown '" + options.blockInputs +
                                                 "' (expected original or pruned)");
-    if (options.blockInputs == "pruned") {
+    if (options.blockInputs == "pruned" && options.method != "sparsegpt") {
         // Each block is pruned before the next one sees its outputs: nothing can be decided
         // across blocks, and the probe's gradient needs the whole model as it will be.
         if (!options.blockwise)
@@ -163,10 +183,20 @@ private:
     CausalLM& model() const { return *m_inputs.model; }
     const std::vector<PrunableWeight>& layers() const { return m_inputs.layers; }
 
+    // Block by block on the pruned blocks' outputs: block inputs "pruned", and SparseGPT always.
+    bool sequential() const {
+        return m_options.method == "sparsegpt" ||
+               (m_options.blockwise && m_options.blockInputs == "pruned");
+    }
     void prepareScores();
     double evaluate(const std::string& detail);
     void oneShot(double target);
     void sequentialBlocks(double target);
+    void selectInBlock(const std::vector<int64_t>& indices,
+                       const std::vector<PrunableWeight>& resident,
+                       const std::map<std::string, at::Tensor>& norms, double target);
+    void sparseGptLayer(int64_t index, const PrunableWeight& resident, const at::Tensor& hessian,
+                        double target);
     void layerWise(double target);
     void iterative();
     std::optional<double> tuneRound(double target, double limit, const Snapshot& beforeRound,
@@ -207,7 +237,7 @@ PruneResult PruneRun::run() {
         MemorySampler sampler(&m_recorder, std::chrono::milliseconds(250));
         if (m_inputs.perplexity) m_result.pplBefore = evaluate("before");
         prepareScores();
-        if (m_options.blockwise && m_options.blockInputs == "pruned")
+        if (sequential())
             sequentialBlocks(m_options.sparsity);
         else if (m_options.schedule == "iterative")
             iterative();
@@ -238,7 +268,7 @@ double PruneRun::evaluate(const std::string& detail) {
 // activation norms are collected once here and reused by every later selection (layer-wise and
 // iterative rounds re-rank on the current weights with the same norms).
 void PruneRun::prepareScores() {
-    if (m_options.blockwise && m_options.blockInputs == "pruned") return;  // per block, later
+    if (sequential()) return;  // per block, later
     if (m_options.method == "magnitude") {
         m_scores = std::make_unique<MagnitudeScoreSource>(layers());
         return;
@@ -357,37 +387,87 @@ void PruneRun::layerWise(double target) {
     }
 }
 
-// Block inputs "pruned": block by block, the selection (layer, row or N:M groups) over the
-// block's scores — WANDA's norms from the calibration states that went through the pruned blocks
-// before it — zeroes the block's weights before its outputs feed the next block.
+// Block inputs "pruned" (and SparseGPT): block by block, the block's layers are pruned on the
+// calibration states that went through the pruned blocks before it — by a selection (layer, row
+// or N:M groups) over WANDA or magnitude scores, or by SparseGPT's sweep on their Hessians —
+// before its outputs feed the next block.
 void PruneRun::sequentialBlocks(double target) {
-    if (m_options.method == "wanda" && !m_inputs.calibration.defined())
-        throw Error(ErrorKind::Internal, "", "wanda", "no calibration windows were given");
+    if (m_options.method != "magnitude" && !m_inputs.calibration.defined())
+        throw Error(ErrorKind::Internal, "", m_options.method, "no calibration windows were given");
     StageClock clock(Stage::Apply, m_observer, m_result.seconds, "block by block");
+    StatisticsFactory statistics;
+    BlockPruner pruneBlock;
+    if (m_options.method == "sparsegpt") {
+        const at::Device device = m_inputs.compute.device;
+        statistics = [device](const std::vector<PrunableWeight>& block) {
+            return std::make_unique<HessianAccumulator>(block, device);
+        };
+        pruneBlock = [&](const std::vector<int64_t>& indices,
+                         const std::vector<PrunableWeight>& resident,
+                         const std::map<std::string, at::Tensor>& hessians) {
+            for (size_t i = 0; i < indices.size(); ++i)
+                sparseGptLayer(indices[i], resident[i], hessians.at(resident[i].name), target);
+        };
+    } else {
+        if (m_options.method == "wanda") {
+            const NormStatistic statistic = parseNormStatistic(m_options.wandaNorm);
+            const at::Device device = m_inputs.compute.device;
+            statistics = [device, statistic](const std::vector<PrunableWeight>& block) {
+                return std::make_unique<NormAccumulator>(block, device, statistic);
+            };
+        }
+        pruneBlock = [&](const std::vector<int64_t>& indices,
+                         const std::vector<PrunableWeight>& resident,
+                         const std::map<std::string, at::Tensor>& norms) {
+            selectInBlock(indices, resident, norms, target);
+        };
+    }
+    pruneBlocksSequentially(model(), m_inputs.compute, layers(), m_inputs.calibration,
+                            m_options.batchSize, statistics, pruneBlock, m_observer, m_cancel);
+}
+
+void PruneRun::selectInBlock(const std::vector<int64_t>& indices,
+                             const std::vector<PrunableWeight>& resident,
+                             const std::map<std::string, at::Tensor>& norms, double target) {
     SelectionOptions options = m_selection;
     options.sparsity = target;
-    const bool wanda = m_options.method == "wanda";
-    auto pruneBlock = [&](const std::vector<int64_t>& indices,
-                          const std::vector<PrunableWeight>& resident,
-                          const std::map<std::string, at::Tensor>& norms) {
-        std::unique_ptr<ScoreSource> source;
-        if (wanda)
-            source = std::make_unique<WandaScoreSource>(resident, norms);
-        else
-            source = std::make_unique<MagnitudeScoreSource>(resident);
-        const Selection selection = selectScores(*source, options, nullptr, m_cancel);
-        for (size_t i = 0; i < indices.size(); ++i) {
-            const at::Tensor mask = layerMask(selection, *source, int64_t(i));
-            resident[i].matrix.masked_fill_(mask, 0);
-            LayerResultEvent& outcome = outcomeOf(indices[i]);
-            outcome.targetSparsity = target;
-            outcome.candidates = outcome.pruned = mask.sum().item<int64_t>();
-            outcome.restored = 0;
-        }
-    };
-    pruneBlocksSequentially(model(), m_inputs.compute, layers(), m_inputs.calibration,
-                            m_options.batchSize, parseNormStatistic(m_options.wandaNorm), wanda,
-                            pruneBlock, m_observer, m_cancel);
+    std::unique_ptr<ScoreSource> source;
+    if (m_options.method == "wanda")
+        source = std::make_unique<WandaScoreSource>(resident, norms);
+    else
+        source = std::make_unique<MagnitudeScoreSource>(resident);
+    const Selection selection = selectScores(*source, options, nullptr, m_cancel);
+    for (size_t i = 0; i < indices.size(); ++i) {
+        const at::Tensor mask = layerMask(selection, *source, int64_t(i));
+        resident[i].matrix.masked_fill_(mask, 0);
+        LayerResultEvent& outcome = outcomeOf(indices[i]);
+        outcome.targetSparsity = target;
+        outcome.candidates = outcome.pruned = mask.sum().item<int64_t>();
+        outcome.restored = 0;
+    }
+}
+
+// One layer's SparseGPT sweep, written into its resident view.
+void PruneRun::sparseGptLayer(int64_t index, const PrunableWeight& resident,
+                              const at::Tensor& hessian, double target) {
+    throwIfCancelled(m_cancel);
+    SparseGptOptions options;
+    options.sparsity = target;
+    options.blocksize = m_options.blocksize;
+    options.percdamp = m_options.percdamp;
+    if (m_options.group == "nm") {
+        options.pruneN = m_options.nmM - m_options.nmN;
+        options.pruneM = m_options.nmM;
+    }
+    LayerResultEvent& outcome = outcomeOf(index);
+    outcome.targetSparsity = target;
+    outcome.candidates = outcome.pruned = outcome.restored = 0;
+    if (options.pruneN == 0 && target <= 0.0) return;  // the reference would still prune one
+    const SparseGptResult pruned = sparseGptPrune(resident.matrix, hessian, options, resident.name);
+    resident.matrix.copy_(pruned.weight);
+    outcome.candidates = outcome.pruned = pruned.mask.sum().item<int64_t>();
+    outcome.reconstructionError = pruned.error;
+    m_observer->onLayerResult(outcome);
 }
 
 // Records G0, scales the candidates, records G1, and applies the decision for each layer in

@@ -25,6 +25,7 @@ struct PruneCommandOptions {
     std::string group;           // "" = the method's usual group
     std::string probeThreshold;  // "X" | "x1,x2,..." | "name=x,..." | "adaptive:X"
     std::string sweep;           // "t1,t2,..."
+    std::string layerSparsity;   // "owl" | "name=s,..." | a JSON file
     bool noTuneOnFail = false;
     bool noEval = false;
     bool json = false;
@@ -187,6 +188,13 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
     command->add_option("--percdamp", p.percdamp,
                         "sparsegpt: Hessian dampening, this x mean(diag H) (default 0.01)");
     command->add_option("--blocksize", p.blocksize, "sparsegpt: columns per block (default 128)");
+    command->add_option("--layer-sparsity", o.layerSparsity,
+                        "per-layer targets: owl (outlier-weighted around --sparsity) | "
+                        "name=s,name=s | a JSON file {\"name\": s} (other layers: --sparsity)");
+    command->add_option("--owl-lambda", p.owlLambda,
+                        "owl: targets within --sparsity +- this (default 0.08)");
+    command->add_option("--owl-m", p.owlM,
+                        "owl: outliers are WANDA scores above M x their block's mean (default 5)");
     command->add_option("--wanda-norm", p.wandaNorm,
                         "paper: L2 over all calibration tokens | library: max over batches");
     command->add_option("--sparsity", p.sparsity, "target fraction of prunable weights, [0, 1)");
@@ -280,6 +288,10 @@ int runPrune(PruneCommandOptions& o) {
     const auto usual = usualGroup.find(o.prune.method);
     o.prune.group = !o.group.empty() ? o.group : usual != usualGroup.end() ? usual->second : "global";
     parseProbeThreshold(o.probeThreshold, o.prune.probe);
+    if (o.layerSparsity == "owl")
+        o.prune.layerSparsity = "owl";
+    else if (!o.layerSparsity.empty())
+        o.prune.layerTargets = parseLayerTargets(o.layerSparsity, "--layer-sparsity");
     for (const std::string& item : splitList(o.sweep))
         o.prune.probe.sweep.push_back(parseNumber(item, "--probe-sweep"));
     o.prune.probe.tuneOnFail = !o.noTuneOnFail;

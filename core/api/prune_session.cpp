@@ -106,7 +106,8 @@ PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* obse
     requireMemory(estimatePruneMemory(session, options, defaultSeqlen(session, options.seqlen)),
                   availableBytesFor(session.compute),
                   session.compute.device.is_cuda() ? "GPU memory" : "RAM", "prune");
-    const bool needsCalibration = options.method != "magnitude" || options.probe.enabled;
+    const bool owl = options.layerSparsity == "owl";
+    const bool needsCalibration = options.method != "magnitude" || options.probe.enabled || owl;
     PruneInputs inputs;
     inputs.model = session.model.get();
     inputs.layers = session.prunable;
@@ -140,7 +141,7 @@ PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* obse
                 .ppl;
         };
     }
-    if (options.method == "wanda") {
+    if (options.method == "wanda" || owl) {
         const std::string key = normsKeyOf(options, calibPath);
         if (key != session.normsKey) session.activationNorms.clear();
         session.normsKey = key;

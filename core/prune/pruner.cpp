@@ -12,6 +12,7 @@
 #include "core/prune/activation_norms.h"
 #include "core/prune/blockwise.h"
 #include "core/prune/gradient_probe.h"
+#include "core/prune/layer_targets.h"
 #include "core/prune/run_recorder.h"
 #include "core/prune/score_source.h"
 #include "core/prune/selection.h"
@@ -141,6 +142,21 @@ void checkPruneOptions(const PruneOptions& options) {
         if (probe.threshold < -1.0) throw badArgument("--probe-threshold", "must be >= -1");
     }
     if (options.batchSize < 1) throw badArgument("--batch-size", "must be at least 1");
+    if (!isOneOf(options.layerSparsity, {"", "owl"}))
+        throw badArgument("--layer-sparsity", "unknown '" + options.layerSparsity +
+                                                  "' (expected owl, name=s,... or a JSON file)");
+    if (!options.layerSparsity.empty() || !options.layerTargets.empty()) {
+        if (!(options.owlLambda >= 0.0 && options.owlLambda < 0.5))
+            throw badArgument("--owl-lambda", "must be in [0, 0.5)");
+        if (!(options.owlM > 0.0)) throw badArgument("--owl-m", "must be > 0");
+        if (options.group == "nm")
+            throw badArgument("--layer-sparsity", "N:M fixes every layer's sparsity; per-layer "
+                                                  "targets need group global, layer or row");
+        if (options.schedule == "iterative")
+            throw badArgument("--layer-sparsity", "the iterative schedule sets one sparsity per "
+                                                  "round; per-layer targets need oneshot or "
+                                                  "layerwise");
+    }
     if (!isOneOf(options.blockInputs, {"original", "pruned"}))
         throw badArgument("--block-inputs", "unknown '" + options.blockInputs +
                                                 "' (expected original or pruned)");
@@ -189,6 +205,12 @@ private:
                (m_options.blockwise && m_options.blockInputs == "pruned");
     }
     void prepareScores();
+    const std::map<std::string, at::Tensor>& activationNorms();
+    void prepareTargets();
+    double targetOf(int64_t layer, double uniform) const {
+        return m_targets.empty() ? uniform : m_targets[size_t(layer)];
+    }
+    at::Tensor ownCandidates(const ScoreSource& source, int64_t layer, double target);
     double evaluate(const std::string& detail);
     void oneShot(double target);
     void sequentialBlocks(double target);
@@ -225,6 +247,8 @@ private:
     ThresholdRule m_rule;
     SelectionOptions m_selection;
     std::unique_ptr<ScoreSource> m_scores;
+    std::map<std::string, at::Tensor> m_norms;      // WANDA's, once collected
+    std::vector<double> m_targets;                   // per layer; empty: uniform
     std::vector<ProbedLayer> m_probed;             // this round's probe, for re-decisions
     std::map<int64_t, LayerResultEvent> m_outcome;  // this round's per-layer counts
 };
@@ -237,6 +261,7 @@ PruneResult PruneRun::run() {
         MemorySampler sampler(&m_recorder, std::chrono::milliseconds(250));
         if (m_inputs.perplexity) m_result.pplBefore = evaluate("before");
         prepareScores();
+        prepareTargets();
         if (sequential())
             sequentialBlocks(m_options.sparsity);
         else if (m_options.schedule == "iterative")
@@ -273,23 +298,55 @@ void PruneRun::prepareScores() {
         m_scores = std::make_unique<MagnitudeScoreSource>(layers());
         return;
     }
+    m_scores = std::make_unique<WandaScoreSource>(layers(), activationNorms());
+}
+
+// WANDA's norms on the weights as loaded (the blocks before reading the original outputs),
+// collected once per run, or taken from the session's cache.
+const std::map<std::string, at::Tensor>& PruneRun::activationNorms() {
+    if (!m_norms.empty()) return m_norms;
     if (!m_inputs.calibration.defined())
         throw Error(ErrorKind::Internal, "", "wanda", "no calibration windows were given");
-    std::map<std::string, at::Tensor> norms;
     if (m_inputs.activationNorms && !m_inputs.activationNorms->empty()) {
-        norms = *m_inputs.activationNorms;
-    } else {
-        StageClock clock(Stage::Calibrate, m_observer, m_result.seconds, "activation norms");
-        const NormStatistic statistic = parseNormStatistic(m_options.wandaNorm);
-        norms = m_options.blockwise
-                    ? collectActivationNormsBlockwise(model(), m_inputs.compute, layers(),
-                                                      m_inputs.calibration, m_options.batchSize,
-                                                      statistic, m_observer, m_cancel)
-                    : collectActivationNorms(model(), layers(), m_inputs.calibration,
-                                             m_options.batchSize, statistic, m_observer, m_cancel);
-        if (m_inputs.activationNorms) *m_inputs.activationNorms = norms;
+        m_norms = *m_inputs.activationNorms;
+        return m_norms;
     }
-    m_scores = std::make_unique<WandaScoreSource>(layers(), std::move(norms));
+    StageClock clock(Stage::Calibrate, m_observer, m_result.seconds, "activation norms");
+    const NormStatistic statistic = parseNormStatistic(m_options.wandaNorm);
+    m_norms = m_options.blockwise
+                  ? collectActivationNormsBlockwise(model(), m_inputs.compute, layers(),
+                                                    m_inputs.calibration, m_options.batchSize,
+                                                    statistic, m_observer, m_cancel)
+                  : collectActivationNorms(model(), layers(), m_inputs.calibration,
+                                           m_options.batchSize, statistic, m_observer, m_cancel);
+    if (m_inputs.activationNorms) *m_inputs.activationNorms = m_norms;
+    return m_norms;
+}
+
+// OWL's allocation (from WANDA's scores on the weights as loaded, whatever the method) and the
+// targets named by the user, one per layer.
+void PruneRun::prepareTargets() {
+    std::vector<double> owl;
+    if (m_options.layerSparsity == "owl") {
+        const OwlAllocation allocation = owlAllocation(layers(), activationNorms(), m_options.sparsity,
+                                                       m_options.owlLambda, m_options.owlM);
+        owl = allocation.layerTargets;
+        std::string text = "OWL: block outlier % -> target:";
+        for (const auto& [block, ratio] : allocation.blockRatio)
+            text += " " + std::to_string(block) + ": " + std::to_string(ratio) + " -> " +
+                    std::to_string(allocation.blockTarget.at(block));
+        m_observer->onLog({LogEvent::Level::Info, text});
+    }
+    m_targets = resolveLayerTargets(layers(), m_options, owl);
+}
+
+// One layer selected alone at its own target (global becomes the layer's own cut).
+at::Tensor PruneRun::ownCandidates(const ScoreSource& source, int64_t layer, double target) {
+    SelectionOptions options = m_selection;
+    options.sparsity = target;
+    if (options.group == SelectionGroup::Global) options.group = SelectionGroup::Layer;
+    const OneLayerSource one(source, layer);
+    return layerMask(selectScores(one, options, nullptr, m_cancel), one, 0);
 }
 
 std::vector<at::Tensor> PruneRun::candidatesOf(const Selection& selection,
@@ -320,6 +377,21 @@ void PruneRun::zeroCandidates(int64_t layer, const at::Tensor& candidates) {
 void PruneRun::oneShot(double target) {
     std::vector<int64_t> all(layers().size());
     std::iota(all.begin(), all.end(), 0);
+    if (!m_targets.empty()) {
+        // Per-layer targets: each layer its own selection.
+        std::vector<at::Tensor> candidates;
+        for (int64_t layer : all) {
+            throwIfCancelled(m_cancel);
+            outcomeOf(layer).targetSparsity = m_targets[size_t(layer)];
+            const at::Tensor mask = ownCandidates(*m_scores, layer, m_targets[size_t(layer)]);
+            if (m_options.probe.enabled)
+                candidates.push_back(mask);
+            else
+                zeroCandidates(layer, mask);
+        }
+        if (m_options.probe.enabled) probe(all, candidates, all);
+        return;
+    }
     Selection selection;
     {
         StageClock clock(Stage::Select, m_observer, m_result.seconds);
@@ -362,21 +434,21 @@ void PruneRun::layerWise(double target) {
         options.histograms = true;
         const Selection selection = selectScores(*m_scores, options, m_observer.get(), m_cancel);
         m_result.threshold = selection.threshold;
-        if (m_options.candidates == "cached") cached = candidatesOf(selection, *m_scores, order);
+        if (m_options.candidates == "cached" && m_targets.empty())
+            cached = candidatesOf(selection, *m_scores, order);
         options.histograms = false;
     }
     if (options.group == SelectionGroup::Global) options.group = SelectionGroup::Layer;
     for (size_t position = 0; position < order.size(); ++position) {
         throwIfCancelled(m_cancel);
         const int64_t layer = order[position];
-        outcomeOf(layer).targetSparsity = target;
+        outcomeOf(layer).targetSparsity = targetOf(layer, target);
         at::Tensor candidates;
-        if (m_options.candidates == "cached") {
+        if (!cached.empty()) {
             candidates = cached[position];
         } else {
             StageClock clock(Stage::Select, m_observer, m_result.seconds, layers()[layer].name);
-            const OneLayerSource one(*m_scores, layer);
-            candidates = layerMask(selectScores(one, options, nullptr, m_cancel), one, 0);
+            candidates = ownCandidates(*m_scores, layer, targetOf(layer, target));
         }
         if (m_options.probe.enabled)
             probe({layer}, {candidates}, {static_cast<int64_t>(position)});
@@ -436,12 +508,15 @@ void PruneRun::selectInBlock(const std::vector<int64_t>& indices,
         source = std::make_unique<WandaScoreSource>(resident, norms);
     else
         source = std::make_unique<MagnitudeScoreSource>(resident);
-    const Selection selection = selectScores(*source, options, nullptr, m_cancel);
+    Selection selection;
+    if (m_targets.empty()) selection = selectScores(*source, options, nullptr, m_cancel);
     for (size_t i = 0; i < indices.size(); ++i) {
-        const at::Tensor mask = layerMask(selection, *source, int64_t(i));
+        const double own = targetOf(indices[i], target);
+        const at::Tensor mask = m_targets.empty() ? layerMask(selection, *source, int64_t(i))
+                                                  : ownCandidates(*source, int64_t(i), own);
         resident[i].matrix.masked_fill_(mask, 0);
         LayerResultEvent& outcome = outcomeOf(indices[i]);
-        outcome.targetSparsity = target;
+        outcome.targetSparsity = own;
         outcome.candidates = outcome.pruned = mask.sum().item<int64_t>();
         outcome.restored = 0;
     }
@@ -451,6 +526,7 @@ void PruneRun::selectInBlock(const std::vector<int64_t>& indices,
 void PruneRun::sparseGptLayer(int64_t index, const PrunableWeight& resident,
                               const at::Tensor& hessian, double target) {
     throwIfCancelled(m_cancel);
+    target = targetOf(index, target);
     SparseGptOptions options;
     options.sparsity = target;
     options.blocksize = m_options.blocksize;

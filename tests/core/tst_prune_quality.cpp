@@ -5,11 +5,17 @@
 #include <ATen/ATen.h>
 #include <QtTest/QtTest>
 
+#include <cmath>
+#include <map>
+#include <set>
+
 #include "core/api/engine.h"
+#include "core/api/session_impl.h"
 #include "core/eval/calibration.h"
 #include "core/eval/perplexity.h"
 #include "core/eval/token_stream.h"
 #include "core/io/text_file.h"
+#include "core/prune/layer_targets.h"
 #include "core/prune/pruner.h"
 #include "core/prune/sparsegpt.h"
 #include "core/tokenizer/bpe_trainer.h"
@@ -282,6 +288,77 @@ private Q_SLOTS:
         session->applyRun(wanda.runId);
         session->applyRun(sparsegpt.runId);
         QCOMPARE(session->weightFingerprint(), after);
+    }
+
+    // OWL on three one-layer blocks whose outlier ratios are known by construction: |W| = 1
+    // except k entries of 100 in 40, norms 1, so with M = 5 exactly the k large ones are
+    // outliers (ratios 2.5, 5, 10 %). OWL's map: min-max to [0, 2λ], minus the mean; the widest
+    // deviation (0.0889) is over λ = 0.08, so all deviations shrink by λ / 0.0889.
+    void owlAllocationFollowsTheOutlierRatios() {
+        std::vector<PrunableWeight> layers;
+        std::map<std::string, at::Tensor> norms;
+        const int64_t counts[] = {1, 2, 4};
+        for (int64_t block = 0; block < 3; ++block) {
+            at::Tensor w = at::ones({4, 10});
+            w.view({-1}).slice(0, 0, counts[block]).fill_(-100.0);  // the sign must not matter
+            const std::string name = "block" + std::to_string(block);
+            layers.push_back({name, block, w, {}});
+            norms[name] = at::ones({10});
+        }
+        const double s = 0.5, lambda = 0.08;
+        const OwlAllocation owl = owlAllocation(layers, norms, s, lambda, 5.0);
+        const double ratios[] = {2.5, 5.0, 10.0};
+        double scaled[3], mean = 0.0, widest = 0.0;
+        for (int i = 0; i < 3; ++i) {
+            QCOMPARE(owl.blockRatio.at(i), ratios[i]);
+            scaled[i] = (ratios[i] - 2.5) / 7.5 * 2 * lambda;
+            mean += scaled[i] / 3;
+        }
+        for (double value : scaled) widest = std::max(widest, std::abs(value - mean));
+        double sum = 0.0;
+        for (int i = 0; i < 3; ++i) {
+            const double expected = s - (scaled[i] - mean) * (lambda / widest);
+            QVERIFY(std::abs(owl.layerTargets[i] - expected) < 1e-12);
+            QVERIFY(owl.layerTargets[i] >= s - lambda - 1e-12 && owl.layerTargets[i] <= s + lambda + 1e-12);
+            sum += owl.layerTargets[i];
+        }
+        QVERIFY(std::abs(sum / 3 - s) < 1e-12);
+        QVERIFY(owl.layerTargets[2] < owl.layerTargets[0]);  // more outliers, less pruning
+    }
+
+    // On the demo model with every method: the block targets average exactly to S, stay in
+    // [S - λ, S + λ], and each layer prunes exactly its target's count (layer group).
+    void owlRunsHonourTheAllocation_data() {
+        QTest::addColumn<QString>("method");
+        QTest::newRow("magnitude") << "magnitude";
+        QTest::newRow("wanda") << "wanda";
+        QTest::newRow("sparsegpt") << "sparsegpt";
+    }
+    void owlRunsHonourTheAllocation() {
+        QFETCH(QString, method);
+        const auto session = ModelSession::open(demoModelPath());
+        PruneOptions options = demoOptions(method.toStdString(), false);
+        options.group = "layer";
+        options.sparsity = 0.6;
+        options.layerSparsity = "owl";
+        options.evaluate = false;
+        const PruneResult result = session->prune(options);
+        std::map<int64_t, double> blockTarget;
+        std::set<double> distinct;
+        for (size_t i = 0; i < result.layers.size(); ++i) {
+            const LayerResultEvent& layer = result.layers[i];
+            const int64_t block = session->impl().prunable[i].block;
+            if (blockTarget.count(block)) QCOMPARE(layer.targetSparsity, blockTarget[block]);
+            blockTarget[block] = layer.targetSparsity;
+            distinct.insert(layer.targetSparsity);
+            QVERIFY(layer.targetSparsity >= 0.6 - 0.08 - 1e-12 && layer.targetSparsity <= 0.6 + 0.08 + 1e-12);
+            if (method != "sparsegpt")
+                QCOMPARE(layer.pruned, int64_t(std::floor(layer.targetSparsity * double(layer.numel))));
+        }
+        double mean = 0.0;
+        for (const auto& [block, target] : blockTarget) mean += target / double(blockTarget.size());
+        QVERIFY2(std::abs(mean - 0.6) < 1e-12, qPrintable(QString::number(mean, 'g', 17)));
+        QVERIFY2(distinct.size() > 1, "OWL gave every block the same target");
     }
 
     void sameSeedGivesTheSameResult() {

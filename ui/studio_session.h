@@ -12,6 +12,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -47,7 +48,11 @@ public:
 
     // ---- settings (persisted) ----
     const PruneOptions& pruneOptions() const { return m_prune; }
+    // Everything but the per-layer targets, which the layer table owns (setLayerTargets).
     void setPruneOptions(const PruneOptions& options);
+    // Per-layer targets by layer name (the rest at the slider's sparsity); the next run's.
+    void setLayerTargets(std::map<std::string, double> targets);
+    double targetOf(const std::string& layer) const;  // what the next run asks of this layer
     const LoadOptions& loadOptions() const { return m_load; }
     void setLoadOptions(const LoadOptions& options);
     PreviewOptions previewOptions() const;  // the slider's part of the prune options
@@ -93,6 +98,7 @@ public:
 
 Q_SIGNALS:
     void pruneOptionsChanged();
+    void layerTargetsChanged();
     void loadOptionsChanged();
     void recentFilesChanged();
     void modelChanged();

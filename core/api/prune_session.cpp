@@ -9,6 +9,7 @@
 #include "core/eval/calibration.h"
 #include "core/eval/perplexity.h"
 #include "core/prune/blockwise.h"
+#include "core/prune/layer_targets.h"
 #include "core/prune/pruner.h"
 #include "core/prune/score_source.h"
 #include "core/prune/selection.h"
@@ -228,6 +229,19 @@ Preview ModelSession::preview(const PreviewOptions& options) {
     std::vector<PrunableWeight> originals = session.prunable;
     for (size_t i = 0; i < session.originals.size(); ++i) originals[i].matrix = session.originals[i];
     std::unique_ptr<ScoreSource> scores;
+    std::vector<double> owl;
+    if (options.owl) {
+        if (session.activationNorms.empty())
+            throw badArgument("--layer-sparsity", "OWL's allocation needs activation norms: run a "
+                                                  "wanda prune (or any run with OWL) once");
+        owl = owlAllocation(originals, session.activationNorms, options.sparsity,
+                            options.owlLambda, options.owlM)
+                  .layerTargets;
+    }
+    PruneOptions targetOptions;
+    targetOptions.sparsity = options.sparsity;
+    targetOptions.layerTargets = options.layerTargets;
+    const std::vector<double> targets = resolveLayerTargets(originals, targetOptions, owl);
     if (options.method == "wanda") {
         if (session.activationNorms.empty())
             throw badArgument("--method", "the WANDA preview needs activation norms: run a wanda "
@@ -243,9 +257,22 @@ Preview ModelSession::preview(const PreviewOptions& options) {
     selection.nmKeep = options.nmN;
     selection.nmGroup = options.nmM;
     selection.histograms = true;
+    Preview preview;
+    if (!targets.empty()) {
+        // Each layer at its own target, selected alone (a global group cuts per layer).
+        if (selection.group == SelectionGroup::Global) selection.group = SelectionGroup::Layer;
+        selection.histograms = false;
+        for (int64_t layer = 0; layer < scores->layerCount(); ++layer) {
+            selection.sparsity = targets[size_t(layer)];
+            TensorScoreSource one({{scores->layerName(layer), scores->scores(layer)}});
+            const at::Tensor mask = layerMask(selectScores(one, selection), one, 0);
+            preview.layerSparsity.push_back(double(mask.sum().item<int64_t>()) / double(mask.numel()));
+        }
+        preview.layerTargets = targets;
+        return preview;
+    }
     HistogramCollector collector;
     const Selection selected = selectScores(*scores, selection, &collector);
-    Preview preview;
     preview.threshold = selected.threshold;
     for (int64_t layer = 0; layer < scores->layerCount(); ++layer) {
         const at::Tensor mask = layerMask(selected, *scores, layer);

@@ -248,8 +248,23 @@ QWidget* ControlsPanel::buildDeviceBox() {
     m_dtype = wordBox("dtype", {{"fp32", "fp32"}, {"bf16", "bf16"}, {"fp16", "fp16"}});
     m_dtype->setToolTip(tr("--dtype (the model is loaded again)"));
     form->addRow(tr("Dtype"), m_dtype);
+    m_threads = new QSpinBox;
+    m_threads->setObjectName("threads");
+    m_threads->setRange(0, 1024);
+    m_threads->setSpecialValueText(tr("Auto"));
+    m_threads->setToolTip(tr("--threads: compute threads for the next jobs (Auto: "
+                             "OMP_NUM_THREADS when set, else the cores less one for the window)"));
+    form->addRow(tr("Threads"), m_threads);
+    connect(m_threads, &QSpinBox::valueChanged, this, &ControlsPanel::threadsEdited);
     return box;
 }
+
+void ControlsPanel::setThreads(int threads) {
+    const QSignalBlocker blocker(m_threads);
+    m_threads->setValue(threads);
+}
+
+int ControlsPanel::threads() const { return m_threads->value(); }
 
 void ControlsPanel::setOptions(const PruneOptions& prune, const LoadOptions& load) {
     const QSignalBlocker blockers[] = {

@@ -34,6 +34,10 @@ public:
     // The texts used when the fields are empty (the model's own), shown as placeholders.
     void setDefaultTexts(const QString& calibration, const QString& evaluation);
     void setBusy(bool busy);
+    // --threads: compute threads; 0 = automatic (OMP_NUM_THREADS when set, else the machine's
+    // cores less one for the interface). setThreads() emits nothing.
+    void setThreads(int threads);
+    int threads() const;
 
     double sparsity() const;  // fraction, from the spin box
     QSlider* sparsitySlider() const { return m_slider; }
@@ -45,6 +49,7 @@ Q_SIGNALS:
     void pruneOptionsEdited();  // any run setting, the sparsity included
     void sparsityEdited(double fraction);
     void loadOptionsEdited();  // device or dtype: the model must be loaded again
+    void threadsEdited(int threads);
     void runRequested();
     void cancelRequested();
 
@@ -80,6 +85,7 @@ private:
     QSpinBox* m_seed;
     QComboBox* m_device;
     QComboBox* m_dtype;
+    QSpinBox* m_threads;
     QPushButton* m_run;
     QPushButton* m_cancel;
     bool m_busy = false;

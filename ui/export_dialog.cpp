@@ -16,7 +16,7 @@ ExportDialog::ExportDialog(const QString& suggestedFolder, bool llamaFamily, QWi
     : QDialog(parent),
       m_folder(new QLineEdit(suggestedFolder)),
       m_format(new QComboBox),
-      m_masks(new QCheckBox(tr("Also write the masks (gradprobe_masks.safetensors)"))),
+      m_masks(new QCheckBox(tr("Also write the masks (gradprobe/masks.safetensors)"))),
       m_force(new QCheckBox(tr("Replace a model already in that folder"))) {
     setWindowTitle(tr("Export pruned model"));
     auto* form = new QFormLayout(this);
@@ -33,14 +33,19 @@ ExportDialog::ExportDialog(const QString& suggestedFolder, bool llamaFamily, QWi
     });
     m_format->addItem(tr("Dense (Hugging Face folder)"), QStringLiteral("dense"));
     m_format->addItem(tr("Compressed (sparse bitmask)"), QStringLiteral("compressed"));
-    if (llamaFamily) m_format->addItem(tr("llama2.c .bin"), QStringLiteral("llama2c"));
+    if (llamaFamily) {
+        m_format->addItem(tr("llama2.c .bin"), QStringLiteral("llama2c"));
+        m_format->addItem(tr("GGUF F16 (llama.cpp)"), QStringLiteral("gguf:f16"));
+        m_format->addItem(tr("GGUF Q8_0 (llama.cpp)"), QStringLiteral("gguf:q8_0"));
+    }
     m_format->setToolTip(tr("--format"));
     form->addRow(tr("Format"), m_format);
     m_masks->setChecked(true);
     form->addRow(m_masks);
     form->addRow(m_force);
     connect(m_format, &QComboBox::currentIndexChanged, this, [this] {
-        m_masks->setEnabled(m_format->currentData().toString() != QLatin1String("llama2c"));
+        const QString format = m_format->currentData().toString();
+        m_masks->setEnabled(format != QLatin1String("llama2c") && !format.startsWith("gguf"));
     });
 
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
@@ -57,7 +62,10 @@ ExportDialog::ExportDialog(const QString& suggestedFolder, bool llamaFamily, QWi
 ExportOptions ExportDialog::options() const {
     ExportOptions options;
     options.outDir = m_folder->text().trimmed().toStdString();
-    options.format = m_format->currentData().toString().toStdString();
+    // "gguf:<type>" carries the GGUF type (--format gguf --gguf-type <type>).
+    const QStringList format = m_format->currentData().toString().split(QLatin1Char(':'));
+    options.format = format.front().toStdString();
+    if (format.size() > 1) options.ggufType = format.back().toStdString();
     options.masks = m_masks->isEnabled() && m_masks->isChecked();
     options.force = m_force->isChecked();
     return options;

@@ -84,6 +84,8 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent)
     connectSession();
     connectControls();
     m_controls->setOptions(m_session->pruneOptions(), m_session->loadOptions());
+    m_controls->setThreads(m_session->threads());
+    m_controller->setComputeThreads(m_session->threads());
 
     m_replotClock.setInterval(kReplotIntervalMs);
     connect(&m_replotClock, &QTimer::timeout, this, [this] {
@@ -112,6 +114,7 @@ QWidget* MainWindow::buildModelPanel() {
     auto* layout = new QVBoxLayout(top);
     layout->setContentsMargins(4, 4, 4, 4);
     m_summary = new QLabel;
+    m_summary->setObjectName("summary");
     m_summary->setWordWrap(true);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layout->addWidget(m_summary);
@@ -399,6 +402,10 @@ void MainWindow::connectControls() {
         m_session->setLoadOptions(m_controls->loadOptions());
         if (m_session->hasModel()) openModel(QString::fromStdString(m_session->model().path));
     });
+    connect(m_controls, &ControlsPanel::threadsEdited, this, [this](int threads) {
+        m_session->setThreads(threads);
+        m_controller->setComputeThreads(threads);
+    });
     connect(m_controls, &ControlsPanel::runRequested, this, [this] { startRun(); });
     connect(m_controls, &ControlsPanel::cancelRequested, this, &MainWindow::cancelRun);
 }
@@ -657,7 +664,12 @@ void MainWindow::updateSummary() {
             .arg(QString::fromStdString(info.dtype), QString::fromStdString(info.device))
             .arg(info.totalParameters)
             .arg(info.prunableParameters)
-            .arg(info.prunableLayers.size()));
+            .arg(info.prunableLayers.size()) +
+        (info.maskPath.empty()
+             ? QString()
+             : tr("<br>masks: %1 (%2 layers)")
+                   .arg(QString::fromStdString(info.maskPath).toHtmlEscaped())
+                   .arg(info.maskProblem.empty() ? QString::number(info.maskLayers) : tr("unreadable"))));
     const int applied = m_session->appliedRun();
     m_applied->setText(applied < 0 ? tr("original weights") : tr("weights of run %1").arg(applied));
 }

@@ -92,6 +92,10 @@ RunController::~RunController() {
     delete m_worker;
 }
 
+void RunController::setComputeThreads(int threads) {
+    QMetaObject::invokeMethod(m_worker, [threads] { gp::useComputeThreads(threads, 1); });
+}
+
 bool RunController::startJob(const QString& job) {
     if (isBusy()) {
         Q_EMIT refused(tr("Busy: wait for the %1 job to finish or cancel it first").arg(m_job));

@@ -54,6 +54,9 @@ public:
     bool fingerprint();
     // Asks the running job to stop at its next check; the engine restores the weights.
     void cancel();
+    // Compute threads for the jobs posted after this call (0: OMP_NUM_THREADS when set, else the
+    // cores less one for the interface); set on the engine thread, between jobs.
+    void setComputeThreads(int threads);
 
     // Latest request wins: returns this request's generation; previewReady() carries it.
     quint64 requestPreview(const gp::PreviewOptions& options);

@@ -66,6 +66,7 @@ void StudioSession::loadSettings() {
     s.beginGroup(QStringLiteral("load"));
     m_load.device = word(s.value("device", QStringLiteral("cpu")));
     m_load.dtype = word(s.value("dtype", QStringLiteral("fp32")));
+    m_threads = std::max(0, s.value("threads", 0).toInt());
     s.endGroup();
     m_recent = s.value(QStringLiteral("recent-files")).toStringList();
     const QByteArray history = s.value(QStringLiteral("history")).toByteArray();
@@ -98,6 +99,7 @@ void StudioSession::saveSettings() {
     s.beginGroup(QStringLiteral("load"));
     s.setValue("device", text(m_load.device));
     s.setValue("dtype", text(m_load.dtype));
+    s.setValue("threads", m_threads);
     s.endGroup();
     s.setValue(QStringLiteral("recent-files"), m_recent);
     s.setValue(QStringLiteral("history"),

@@ -55,6 +55,8 @@ public:
     double targetOf(const std::string& layer) const;  // what the next run asks of this layer
     const LoadOptions& loadOptions() const { return m_load; }
     void setLoadOptions(const LoadOptions& options);
+    int threads() const { return m_threads; }  // --threads; 0 = automatic
+    void setThreads(int threads) { m_threads = threads; }
     PreviewOptions previewOptions() const;  // the slider's part of the prune options
     QStringList recentFiles() const { return m_recent; }
     void addRecentFile(const QString& path);
@@ -118,6 +120,7 @@ private:
     bool m_firstStart = true;
     PruneOptions m_prune;
     LoadOptions m_load;
+    int m_threads = 0;
     QStringList m_recent;
 
     bool m_hasModel = false;

@@ -2,6 +2,8 @@
 // [--sparsity 0.1,0.3,0.5] [--repeat 5] [--group global] [--nm 2:4] [--method exact,...]
 // [--device cpu] [--seed 0] [--work-dir DIR] [--reference-blocks 1] [--json]: every selection
 // method on the same scores, side by side.
+// gradprobe bench forward --model PATH [--seqlen 256] [--windows 16] [--batch-size 4] [--repeat 3]
+// [--stage eval,calibration,probe] [--device cpu] [--dtype fp32] [--json]: the model's passes.
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -11,6 +13,7 @@
 #include "app/cli/command.h"
 #include "app/cli/interrupt.h"
 #include "app/cli/progress_printer.h"
+#include "core/bench/forward_bench.h"
 #include "core/bench/select_bench.h"
 #include "core/runtime/error.h"
 
@@ -84,12 +87,41 @@ void addSelectCommand(CLI::App& bench, Action& action) {
     });
 }
 
+void addForwardCommand(CLI::App& bench, Action& action) {
+    auto options = std::make_shared<ForwardBenchOptions>();
+    auto json = std::make_shared<bool>(false);
+    CLI::App* command = bench.add_subcommand(
+        "forward",
+        "Time the model's passes on seeded random windows: evaluation, calibration (WANDA's "
+        "activation norms) and the probe's forward + backward; tokens/s and peak memory");
+    command->add_option("--model", options->model, "checkpoint (folder, .safetensors, .bin)")
+        ->required();
+    command->add_option("--device", options->device, "cpu | cuda | cuda:N");
+    command->add_option("--dtype", options->dtype, "fp32 | bf16 | fp16");
+    command->add_option("--seqlen", options->seqlen, "ids per window");
+    command->add_option("--windows", options->windows, "windows per stage");
+    command->add_option("--batch-size", options->batchSize, "windows per forward pass");
+    command->add_option("--repeat", options->repeat, "timed runs per stage (after one warm-up)");
+    command->add_option("--stage", options->stages, "eval,calibration,probe (default all)")
+        ->delimiter(',');
+    command->add_option("--seed", options->seed, "seed of the random windows");
+    command->add_flag("--json", *json, "print the results as JSON on stdout");
+    command->callback([options, json, &action] {
+        action = [options, json] {
+            const ForwardBenchReport report = runForwardBench(*options);
+            std::cout << (*json ? forwardBenchJson(report) : forwardBenchTable(report));
+            return 0;
+        };
+    });
+}
+
 }  // namespace
 
 void addBenchCommand(CLI::App& root, Action& action) {
     CLI::App* bench = root.add_subcommand("bench", "Benchmarks of the engine's parts");
     bench->require_subcommand(1);
     addSelectCommand(*bench, action);
+    addForwardCommand(*bench, action);
 }
 
 }  // namespace gp::cli

@@ -34,6 +34,10 @@ struct ModelOptions {
 void addModelOptions(CLI::App* command, ModelOptions& options, bool modelRequired = true,
                      bool blockwise = true);
 
+// --threads N on every (sub)command below `root`: LibTorch's compute threads for the run
+// (default: OMP_NUM_THREADS when set, else the machine's cores).
+void addThreadsOption(CLI::App& root, int& threads);
+
 // One line (or two) on stdout saying what an export wrote and how large (export_command.cpp).
 void printExportSummary(const ExportResult& result);
 

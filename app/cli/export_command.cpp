@@ -1,4 +1,4 @@
-// gradprobe export --model PATH --out DIR [--format dense|compressed|llama2c] [--force]
+// gradprobe export --model PATH --out DIR [--format dense|compressed|llama2c|gguf] [--force]
 // [--no-masks] [--max-shard-bytes N] [--tokenizer FILE] [--dtype T] [--json]: converts a model
 // without pruning it (llama2.c <-> Hugging Face, dense -> compressed) and reports the sizes.
 #include <nlohmann/json.hpp>
@@ -18,7 +18,7 @@ namespace {
 struct ExportCommandOptions {
     std::string model;
     std::string tokenizer;
-    std::string dtype = "fp32";
+    std::string dtype;  // "" = the stored dtypes
     ExportOptions out;
     bool noMasks = false;
     bool json = false;
@@ -59,21 +59,25 @@ void printExportSummary(const ExportResult& r) {
 void addExportCommand(CLI::App& root, Action& action) {
     auto options = std::make_shared<ExportCommandOptions>();
     CLI::App* command = root.add_subcommand(
-        "export", "Write a model in another format (Hugging Face dense or compressed, llama2.c)");
+        "export", "Write a model in another format (Hugging Face dense or compressed, llama2.c, GGUF)");
     command->add_option("--model", options->model,
                         "Hugging Face folder, .safetensors file or llama2.c .bin")
         ->required();
     command->add_option("--out", options->out.outDir, "folder to write (never the input's)")
         ->required();
-    command->add_option("--format", options->out.format, "dense | compressed | llama2c")
-        ->check(CLI::IsMember({"dense", "compressed", "llama2c"}));
+    command->add_option("--format", options->out.format, "dense | compressed | llama2c | gguf")
+        ->check(CLI::IsMember({"dense", "compressed", "llama2c", "gguf"}));
+    command->add_option("--gguf-type", options->out.ggufType,
+                        "gguf: f32 | f16 | bf16 | q8_0 (default: --dtype's, else f16)")
+        ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0"}));
     command->add_flag("--force", options->out.force, "replace a model already in --out");
-    command->add_flag("--no-masks", options->noMasks, "do not write gradprobe_masks.safetensors");
+    command->add_flag("--no-masks", options->noMasks, "do not write gradprobe/masks.safetensors");
     command->add_option("--max-shard-bytes", options->out.maxShardBytes,
                         "split the weights into shards above this size (default 4000000000)");
     command->add_option("--tokenizer", options->tokenizer, "tokenizer.json or llama2.c tokenizer.bin");
     command->add_option("--dtype", options->dtype,
-                        "fp32 | bf16 | fp16 to hold the weights in (files keep their dtypes)");
+                        "fp32 | bf16 | fp16: hold and write the weights in this dtype "
+                        "(default: each tensor's stored dtype)");
     command->add_flag("--json", options->json, "print the sizes as JSON on stdout");
     command->callback([options, &action] {
         action = [options] {
@@ -84,6 +88,7 @@ void addExportCommand(CLI::App& root, Action& action) {
             const auto session = ModelSession::open(options->model, load, &progress);
             ExportOptions out = options->out;
             out.masks = !options->noMasks;
+            out.dtype = options->dtype;
             const ExportResult result = session->exportModel(out, &progress, &interruptToken());
             if (options->json)
                 std::cout << exportJson(result).dump(2) << "\n";

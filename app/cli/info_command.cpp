@@ -55,6 +55,8 @@ nlohmann::json infoJson(const ModelInfo& info) {
             {"total_parameters", info.totalParameters},
             {"prunable_parameters", info.prunableParameters},
             {"tokenizer", info.tokenizerPath},
+            {"masks", info.maskPath},
+            {"mask_layers", info.maskLayers},
             {"prunable_layers", layers}};
 }
 
@@ -70,6 +72,10 @@ void printInfo(const ModelInfo& info) {
                 info.totalParameters ? 100.0 * info.prunableParameters / info.totalParameters : 0.0,
                 info.prunableLayers.size());
     std::printf("  tokenizer %s\n", info.tokenizerPath.empty() ? "(none)" : info.tokenizerPath.c_str());
+    if (!info.maskPath.empty() && info.maskProblem.empty())
+        std::printf("  masks %s (%lld layers)\n", info.maskPath.c_str(), (long long)info.maskLayers);
+    else if (!info.maskPath.empty())
+        std::printf("  masks unreadable: %s\n", info.maskProblem.c_str());
     for (const LayerInfo& layer : info.prunableLayers) {
         std::string shape;
         for (int64_t size : layer.shape) shape += (shape.empty() ? "" : "x") + std::to_string(size);

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
     gp::cli::addExportCommand(root, action);
     gp::cli::addGenerateCommand(root, action);
     gp::cli::addReportCommand(root, action);
+    int threads = 0;
+    gp::cli::addThreadsOption(root, threads);
 
     try {
         root.parse(argc, argv);
@@ -33,7 +35,7 @@ int main(int argc, char** argv) {
         return code == 0 ? 0 : 2;
     }
 
-    gp::initialiseEngine();
+    gp::initialiseEngine(threads);
     gp::cli::installInterruptHandler();
     try {
         return action();

@@ -1,4 +1,4 @@
-// The options shared by the commands that open a model (command.h).
+// The options shared by the commands (command.h): those of a model, --threads.
 #include "app/cli/command.h"
 
 namespace gp::cli {
@@ -17,6 +17,16 @@ void addModelOptions(CLI::App* command, ModelOptions& options, bool modelRequire
     command->add_flag("--blockwise", options.load.blockwise,
                       "models larger than memory: keep the weights memory-mapped as stored and "
                       "run one transformer block at a time on --device in --dtype");
+}
+
+void addThreadsOption(CLI::App& root, int& threads) {
+    for (CLI::App* command : root.get_subcommands({})) {
+        command->add_option("--threads", threads,
+                            "compute threads (default: OMP_NUM_THREADS when set, else the "
+                            "machine's cores)")
+            ->check(CLI::PositiveNumber);
+        addThreadsOption(*command, threads);
+    }
 }
 
 }  // namespace gp::cli

@@ -130,6 +130,7 @@ nlohmann::json resultJson(const PruneResult& result) {
                           {"ppl_after", result.pplAfter},
                           {"layers", layers},
                           {"seconds", result.seconds},
+                          {"threads", result.threads},
                           {"peak_rss_mb", double(result.peakRssBytes) / (1 << 20)}};
     if (o.blockwise) out["block_inputs"] = o.blockInputs;
     if (o.method == "sparsegpt") {
@@ -164,8 +165,8 @@ void printResult(const PruneResult& result) {
         std::printf("%-52s %10lld %10lld %10lld %8.2f%%\n", layer.layer.c_str(),
                     (long long)layer.numel, (long long)layer.pruned, (long long)layer.restored,
                     100.0 * layer.sparsity);
-    std::printf("time %.2f s, peak RSS %.0f MB\n",
-                result.seconds.count("total") ? result.seconds.at("total") : 0.0,
+    std::printf("time %.2f s on %d threads, peak RSS %.0f MB\n",
+                result.seconds.count("total") ? result.seconds.at("total") : 0.0, result.threads,
                 double(result.peakRssBytes) / (1 << 20));
 }
 
@@ -229,6 +230,10 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
     command->add_flag("--tune-both-steps", p.probe.tuneBothSteps,
                       "iterative: retuning redoes the previous round too");
     command->add_option("--calib", p.calibPath, "calibration text (default: the model's own)");
+    command->add_option("--calib-skip-bytes", p.calibSkipBytes,
+                        "start calibrating past the first N bytes of --calib (e.g. text held out "
+                        "for evaluation at its start)")
+        ->check(CLI::NonNegativeNumber);
     command->add_option("--eval", p.evalPath, "evaluation text (default: the model's own)");
     command->add_option("--nsamples", p.nsamples, "calibration windows");
     command->add_option("--seqlen", p.seqlen, "ids per window (default min(512, context))");
@@ -242,9 +247,11 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
     command->add_option("--out", o.out.outDir,
                         "write the pruned model, report.json and report.html here");
     command->add_option("--format", o.out.format,
-                        "--out model format: dense | compressed | llama2c");
+                        "--out model format: dense | compressed | llama2c | gguf");
+    command->add_option("--gguf-type", o.out.ggufType,
+                        "--format gguf: f32 | f16 | bf16 | q8_0 (default: --dtype's, else f16)");
     command->add_flag("--force", o.out.force, "replace a model already in --out");
-    command->add_flag("--no-masks", o.noMasks, "do not write gradprobe_masks.safetensors");
+    command->add_flag("--no-masks", o.noMasks, "do not write gradprobe/masks.safetensors");
 }
 
 // --synthetic mistral-7b: selection and output streamed through the file, one layer at a time.
@@ -308,6 +315,7 @@ int runPrune(PruneCommandOptions& o) {
     nlohmann::json json = resultJson(result);
     if (!o.out.outDir.empty()) {
         o.out.masks = !o.noMasks;
+        o.out.dtype = o.model.load.dtype;  // --dtype: computed and written in it
         const ExportResult exported = session->exportModel(o.out, &progress, &interruptToken());
         const RunRecord record = session->runRecord(result, &exported);
         const std::vector<std::string> reports =

@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     QApplication::setApplicationName("GradProbe Studio");
     QApplication::setOrganizationName("GradProbe");
     QApplication::setApplicationVersion(QString::fromStdString(gp::engineVersion()));
-    gp::initialiseEngine();
+    gp::initialiseEngine(0, /*reservedCores=*/1);  // one core for the interface
 
     QCommandLineParser parser;
     parser.setApplicationDescription("Prune neural networks and see why each weight goes.");

@@ -7,11 +7,14 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/api/gguf_vocab.h"
 #include "core/api/memory_estimate.h"
 #include "core/api/session_impl.h"
+#include "core/eval/document_perplexity.h"
 #include "core/eval/perplexity.h"
 #include "core/eval/token_stream.h"
 #include "core/prune/blockwise.h"
+#include "core/io/mask_file.h"
 #include "core/io/text_file.h"
 #include "core/runtime/error.h"
 
@@ -23,6 +26,7 @@ const char* formatName(CheckpointFormat format) {
         case CheckpointFormat::HuggingFaceFolder: return "huggingface";
         case CheckpointFormat::SafetensorsFile: return "safetensors";
         case CheckpointFormat::Llama2c: return "llama2c";
+        case CheckpointFormat::Gguf: return "gguf";
     }
     return "unknown";
 }
@@ -34,6 +38,19 @@ void moveWeights(WeightMap& weights, const ComputeSpec& compute) {
             tensor = tensor.to(compute.device, compute.dtype);
         else
             tensor = tensor.to(compute.device);
+    }
+}
+
+// The masks a pruned export left beside the model (gradprobe/masks.safetensors, or an older
+// export's gradprobe_masks.safetensors). A broken masks file does not stop the model opening.
+void describeMasks(const Checkpoint& checkpoint, ModelInfo& info) {
+    if (checkpoint.configPath.empty()) return;
+    info.maskPath = findMaskFile(std::filesystem::path(checkpoint.configPath).parent_path().string());
+    if (info.maskPath.empty()) return;
+    try {
+        info.maskLayers = maskFileLayers(info.maskPath);
+    } catch (const Error& error) {
+        info.maskProblem = error.what();
     }
 }
 
@@ -64,8 +81,11 @@ ModelInfo describe(const ModelSession::Impl& session) {
         info.prunableLayers.push_back(std::move(layer));
     }
     info.tokenizerPath = session.tokenizer ? session.checkpoint.tokenizerPath : "";
+    if (session.tokenizer && info.tokenizerPath.empty() && !session.tokenizerJson.empty())
+        info.tokenizerPath = session.checkpoint.path;  // the vocabulary inside the model file
     info.calibrationTextPath = session.checkpoint.calibrationTextPath;
     info.evaluationTextPath = session.checkpoint.evaluationTextPath;
+    describeMasks(session.checkpoint, info);
     return info;
 }
 
@@ -75,7 +95,14 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-void initialiseEngine() { initialiseLibTorch(); }
+void initialiseEngine(int threads, int reservedCores) {
+    initialiseLibTorch(threads, reservedCores);
+}
+
+int useComputeThreads(int threads, int reservedCores) {
+    setComputeThreads(chooseThreadCount(threads, reservedCores));
+    return computeThreads();
+}
 
 std::string engineVersion() {
     std::string version = "GradProbe " GP_VERSION_STRING ", LibTorch ";
@@ -102,14 +129,55 @@ const Tokenizer& ModelSession::Impl::requireTokenizer() const {
     return *tokenizer;
 }
 
+std::optional<int32_t> ModelSession::Impl::bosId() const {
+    std::optional<int32_t> bos = requireTokenizer().bosId();
+    if (!bos && config.bosTokenId >= 0) bos = int32_t(config.bosTokenId);
+    return bos;
+}
+
+EvalResult ModelSession::Impl::evaluateDocuments(const std::string& path, const EvalOptions& options,
+                                                 const PerplexityOptions& perplexity,
+                                                 RunObserver* observer, const CancelToken* cancel) {
+    if (this->options.blockwise)
+        throw badArgument("--per-document", "is not available with --blockwise yet");
+    const std::optional<int32_t> bos = bosId();
+    if (!bos) throw badArgument("--per-document", "the model has no BOS token to start each document with");
+    const std::vector<Document> documents =
+        splitDocuments(requireTokenizer(), readTextFile(path), options.docSeparator, path);
+    const DocumentPerplexityResult scored =
+        gp::evaluateDocuments(*model, documents, *bos, perplexity.seqlen - 1, perplexity.batchSize,
+                              ObserverRef(observer), cancel);
+    EvalResult result;
+    result.tokens = scored.tokens;
+    result.windows = scored.windows;
+    result.nll = scored.nll;
+    result.ppl = scored.ppl;
+    result.seconds = scored.seconds;
+    result.documents = scored.documents;
+    result.words = scored.words;
+    result.bytes = scored.bytes;
+    result.wordPerplexity = scored.wordPerplexity;
+    result.bytePerplexity = scored.bytePerplexity;
+    result.bitsPerByte = scored.bitsPerByte;
+    result.threads = computeThreads();
+    return result;
+}
+
 std::vector<int32_t> ModelSession::Impl::tokenizeFile(const std::string& path,
-                                                      const std::string& docSeparator) const {
-    const std::string text = readTextFile(path);
+                                                      const std::string& docSeparator,
+                                                      int64_t skipBytes) const {
+    std::string text = readTextFile(path);
+    if (skipBytes < 0 || skipBytes >= int64_t(text.size()))
+        throw badArgument("--calib-skip-bytes",
+                          std::to_string(skipBytes) + " leaves nothing of " + path + " (" +
+                              std::to_string(text.size()) + " bytes)");
+    size_t start = size_t(skipBytes);
+    while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
+    text.erase(0, start);
     TokenStreamOptions stream;
     stream.docSeparator = docSeparator;
     if (!docSeparator.empty()) {
-        stream.bos = requireTokenizer().bosId();
-        if (!stream.bos && config.bosTokenId >= 0) stream.bos = int32_t(config.bosTokenId);
+        stream.bos = bosId();
         if (!stream.bos)
             throw badArgument("--doc-separator",
                               "the model has no BOS token to start each document with");
@@ -142,12 +210,17 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
                       session->compute.device.is_cuda() ? "GPU memory" : "RAM", "load");
         moveWeights(weights, session->compute);
     }
-    session->model = createCausalLM(session->config, std::move(weights), path);
+    session->model = createCausalLM(session->config, std::move(weights), path,
+                                    session->checkpoint.tensorAliases);
     const std::string tokenizerPath =
         options.tokenizerPath.empty() ? session->checkpoint.tokenizerPath : options.tokenizerPath;
     if (!tokenizerPath.empty()) {
         session->tokenizer = loadTokenizer(tokenizerPath, int32_t(session->config.vocabSize));
         session->checkpoint.tokenizerPath = tokenizerPath;
+    } else if (session->checkpoint.embeddedVocab) {
+        session->tokenizerJson = tokenizerJsonOfVocab(*session->checkpoint.embeddedVocab);
+        if (!session->tokenizerJson.empty())
+            session->tokenizer = tokenizerFromJsonText(session->tokenizerJson, path);
     }
     session->prunable = session->model->prunableWeights(options.includeHead);
     session->info = describe(*session);
@@ -176,6 +249,7 @@ EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* obser
     perplexity.maxWindows = options.maxWindows;
     perplexity.batchSize = std::max<int64_t>(1, options.batchSize);
 
+    if (options.perDocument) return session.evaluateDocuments(textPath, options, perplexity, observer, cancel);
     const std::vector<int32_t> ids = session.tokenizeFile(textPath, options.docSeparator);
     const at::Tensor windows =
         cutWindows(ids, perplexity.seqlen, perplexity.maxWindows, textPath).to(session.compute.device);
@@ -190,6 +264,7 @@ EvalResult ModelSession::evaluate(const EvalOptions& options, RunObserver* obser
     result.nll = measured.nll;
     result.ppl = measured.ppl;
     result.seconds = measured.seconds;
+    result.threads = computeThreads();
     return result;
 }
 

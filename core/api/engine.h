@@ -19,7 +19,12 @@
 namespace gp {
 
 // Process-wide set-up (the heap, LibTorch threads). Call once at start-up, before any session.
-void initialiseEngine();
+// Compute threads: `threads` when > 0 (--threads), else OMP_NUM_THREADS when set, else the
+// machine's cores less `reservedCores` (the Studio keeps one for the interface).
+void initialiseEngine(int threads = 0, int reservedCores = 0);
+// Compute threads for the jobs the CALLING thread runs from now on, chosen as above (a worker
+// thread calls it before each job: the count is kept per thread). Returns the count set.
+int useComputeThreads(int threads, int reservedCores = 0);
 // "GradProbe 0.1.0, LibTorch 1.13.1 (CPU)" and the like, for reports.
 std::string engineVersion();
 // The built-in demo model folder: $GP_DEMO_MODEL_DIR, beside the executable, or the source tree.
@@ -35,7 +40,7 @@ struct LayerInfo {
 
 struct ModelInfo {
     std::string path;
-    std::string format;        // "huggingface" | "safetensors" | "llama2c"
+    std::string format;        // "huggingface" | "safetensors" | "llama2c" | "gguf"
     std::string architecture;  // config.json model_type: "llama", "qwen2", "gemma2", ...
     std::string dtype;         // compute dtype: "fp32" | "bf16" | "fp16"
     std::string device;        // "cpu" | "cuda:0"
@@ -52,6 +57,11 @@ struct ModelInfo {
     std::string tokenizerPath;
     std::string calibrationTextPath;  // text the model ships ("" if none)
     std::string evaluationTextPath;
+    // The masks file of a pruned export beside the model: gradprobe/masks.safetensors, or
+    // gradprobe_masks.safetensors as earlier exports wrote it; "" when there is none.
+    std::string maskPath;
+    int64_t maskLayers = 0;   // layers it holds
+    std::string maskProblem;  // why it cannot be read ("" when it can)
 };
 
 struct LoadOptions {
@@ -75,6 +85,10 @@ struct EvalOptions {
     int64_t maxWindows = 0;      // 0 = all windows
     int64_t batchSize = 4;       // windows per forward pass
     std::string docSeparator;    // split documents here and start each with BOS ("" = off)
+    // Score each document alone as lm-evaluation-harness does (document_perplexity.h): BOS +
+    // the document in rolling windows of seqlen - 1 positions, none crossing into another
+    // document; maxWindows does not apply. Adds the word/byte measures to the result.
+    bool perDocument = false;
 };
 
 struct EvalResult {
@@ -83,6 +97,14 @@ struct EvalResult {
     double nll = 0.0;     // mean next-token negative log-likelihood (nats)
     double ppl = 0.0;     // exp(nll)
     double seconds = 0.0;
+    int threads = 0;      // compute threads the evaluation ran on
+    // perDocument only (0 otherwise): lm-eval's tokenizer-independent measures.
+    int64_t documents = 0;
+    int64_t words = 0;
+    int64_t bytes = 0;
+    double wordPerplexity = 0.0;
+    double bytePerplexity = 0.0;
+    double bitsPerByte = 0.0;
 };
 
 // What the sparsity slider shows without running anything: the selection a target would make
@@ -118,12 +140,18 @@ struct ExportOptions {
     //          index) with the input's tensor names, shapes and dtypes, pruned weights exactly 0;
     // "compressed": the same with the pruned layers in compressed-tensors' sparse-bitmask layout
     //          (and its quantization_config entry in config.json);
-    // "llama2c": a llama2.c .bin (LLaMA models only) and the llama2.c tokenizer .bin.
+    // "llama2c": a llama2.c .bin (LLaMA models only) and the llama2.c tokenizer .bin;
+    // "gguf": one llama.cpp GGUF v3 file, model-<TYPE>.gguf (LLaMA/Mistral as arch "llama",
+    //          Qwen2 as "qwen2"), in `ggufType`, with the tokenizer's vocabulary (gguf_model.h).
     // A llama2.c input exported as dense/compressed becomes a Hugging Face LLaMA folder.
     std::string format = "dense";
+    std::string ggufType;  // "f32" | "f16" | "bf16" | "q8_0"; "" = `dtype`'s, else f16
     bool force = false;
-    bool masks = true;                     // also gradprobe_masks.safetensors (not for llama2c)
+    bool masks = true;                     // also gradprobe/masks.safetensors (not for llama2c)
     int64_t maxShardBytes = 4000000000;    // shard the weights above this ("4GB" as HF counts)
+    // "" = every tensor in its stored dtype; "fp32" | "fp16" | "bf16" = every floating tensor
+    // written in that dtype (F32 / F16 / BF16) and config.json's torch_dtype set to match.
+    std::string dtype;
 };
 
 struct ExportResult {

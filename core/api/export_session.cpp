@@ -3,20 +3,27 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <set>
 
 #include "core/api/engine.h"
+#include "core/api/gguf_vocab.h"
 #include "core/api/session_impl.h"
 #include "core/eval/generate.h"
 #include "core/io/atomic_file.h"
 #include "core/io/compressed_tensors.h"
 #include "core/io/export_folder.h"
+#include "core/io/gguf_model.h"
 #include "core/io/hf_export.h"
 #include "core/io/llama2c_checkpoint.h"
 #include "core/io/mask_file.h"
+#include "core/runtime/compute.h"
 #include "core/runtime/error.h"
+#include "core/tokenizer/llama2c_tokenizer.h"
+#include "core/tokenizer/sentencepiece_json.h"
 
 namespace gp {
 namespace {
@@ -44,14 +51,27 @@ std::vector<std::string> inputFiles(const ModelSession::Impl& session) {
     return files;
 }
 
-// What the exports write, in the input's terms; a checkpoint that recorded none (built in
-// memory) is written as the model holds it.
-std::vector<StoredTensor> storedLayout(const ModelSession::Impl& session) {
-    if (!session.checkpoint.storedTensors.empty()) return session.checkpoint.storedTensors;
-    std::vector<StoredTensor> layout;
-    for (const auto& [name, tensor] : session.model->weights())
-        layout.push_back({name, tensor.scalar_type(), tensor.sizes().vec()});
+// What the exports write, in the input's terms (a checkpoint that recorded none, built in
+// memory, as the model holds it), with every floating tensor in `dtype` when one is asked for.
+std::vector<StoredTensor> storedLayout(const ModelSession::Impl& session,
+                                       const std::string& dtype = "") {
+    std::vector<StoredTensor> layout = session.checkpoint.storedTensors;
+    if (layout.empty())
+        for (const auto& [name, tensor] : session.model->weights())
+            layout.push_back({name, tensor.scalar_type(), tensor.sizes().vec()});
+    if (dtype.empty()) return layout;
+    const at::ScalarType written = parseDtype(dtype);
+    for (StoredTensor& stored : layout)
+        if (at::isFloatingType(stored.dtype)) stored.dtype = written;
     return layout;
+}
+
+// The model's tensors under the names the checkpoint stores them by (a tied head stored as
+// lm_head.weight is held as the embedding): what the layout's names look up.
+WeightMap storedWeights(const ModelSession::Impl& session) {
+    WeightMap weights = session.model->weights();
+    for (const auto& [stored, held] : session.model->storedAs()) weights[stored] = weights.at(held);
+    return weights;
 }
 
 // The modules compressed-tensors sees: transformers builds GPT-2's block layers as Conv1D and
@@ -85,6 +105,8 @@ std::set<std::string> prunableNames(ModelSession::Impl& session) {
     std::set<std::string> names;
     for (const PrunableWeight& weight : session.model->prunableWeights(session.options.includeHead))
         names.insert(weight.name);
+    for (const auto& [stored, held] : session.model->storedAs())
+        if (names.count(held)) names.insert(stored);  // a tied head stored as lm_head.weight
     return names;
 }
 
@@ -104,10 +126,32 @@ void noteWidening(const ModelSession::Impl& session, const std::vector<StoredTen
         }
 }
 
+// Every Hugging Face export carries a tokenizer.json, which transformers' AutoTokenizer reads: a
+// llama2.c tokenizer is converted (with tokenizer_config.json; its tokenizer.bin stays beside
+// it for llama2.c), a GGUF's vocabulary written as the tokenizer.json it was turned into.
+void writeTokenizerJson(const ModelSession::Impl& session, const std::vector<std::string>& copied,
+                        const ExportFolder& folder) {
+    const auto has = [&](const char* name) {
+        return std::find(copied.begin(), copied.end(), name) != copied.end();
+    };
+    if (has("tokenizer.json")) return;
+    if (!session.tokenizerJson.empty()) {
+        writeTextIntoFolder(session.tokenizerJson, folder, "tokenizer.json");
+        return;
+    }
+    const auto* llama2c = dynamic_cast<const Llama2cTokenizer*>(session.tokenizer.get());
+    if (!llama2c) return;
+    const SentencePieceVocab vocab = llama2c->sentencePieceVocab();
+    writeTextIntoFolder(sentencePieceTokenizerJson(vocab), folder, "tokenizer.json");
+    if (!has("tokenizer_config.json"))
+        writeTextIntoFolder(sentencePieceTokenizerConfigJson(vocab), folder,
+                            "tokenizer_config.json");
+}
+
 void exportHuggingFace(ModelSession::Impl& session, const ExportOptions& options,
                        ExportFolder& folder, ExportResult& result, const CancelToken* cancel) {
     const bool compressed = options.format == "compressed";
-    const std::vector<StoredTensor> layout = storedLayout(session);
+    const std::vector<StoredTensor> layout = storedLayout(session, options.dtype);
     const std::set<std::string> prunable = prunableNames(session);
     const CompressionTargets targets = compressionTargets(session);
     noteWidening(session, layout, result);
@@ -116,8 +160,9 @@ void exportHuggingFace(ModelSession::Impl& session, const ExportOptions& options
     weightOptions.prunable = prunable;
     if (compressed) weightOptions.compressed = targets.weights;
     weightOptions.maxShardBytes = options.maxShardBytes;
-    const HfWeightSummary weights =
-        writeHfWeights(folder, layout, session.model->weights(), weightOptions, cancel);
+    weightOptions.aliases = session.checkpoint.tensorAliases;
+    const WeightMap stored = storedWeights(session);
+    const HfWeightSummary weights = writeHfWeights(folder, layout, stored, weightOptions, cancel);
     result.shards = weights.shards;
     result.weightFileBytes = weights.fileBytes;
     result.denseWeightBytes = weights.denseTensorBytes;
@@ -130,6 +175,7 @@ void exportHuggingFace(ModelSession::Impl& session, const ExportOptions& options
                                    ? session.checkpoint.path
                                    : session.checkpoint.configPath;
     std::string config = withoutCompressionConfig(session.checkpoint.configText, source);
+    if (!options.dtype.empty()) config = withTorchDtype(config, parseDtype(options.dtype), source);
     if (compressed) {
         SparsityConfig sparsity;
         sparsity.globalSparsity = result.sparsity;
@@ -141,13 +187,15 @@ void exportHuggingFace(ModelSession::Impl& session, const ExportOptions& options
 
     if (options.masks) {
         std::vector<std::pair<std::string, at::Tensor>> masks;
-        for (const StoredTensor& stored : layout)
-            if (prunable.count(stored.name))
-                masks.emplace_back(stored.name, session.model->weights().at(stored.name).ne(0));
+        for (const StoredTensor& tensor : layout)
+            if (prunable.count(tensor.name))
+                masks.emplace_back(tensor.name, stored.at(tensor.name).ne(0));
         writeMaskFile(folder.stagedPath(kMaskFileName), masks);
         result.maskFileBytes = fileSize(folder.stagedPath(kMaskFileName));
     }
-    copyCompanionFiles(session.checkpoint, session.checkpoint.tokenizerPath, folder);
+    const std::vector<std::string> copied =
+        copyCompanionFiles(session.checkpoint, session.checkpoint.tokenizerPath, folder);
+    writeTokenizerJson(session, copied, folder);
     result.modelPath = folder.target();
 }
 
@@ -178,7 +226,24 @@ Llama2cConfig llama2cConfigOf(const ModelSession::Impl& session) {
     return header;
 }
 
-void exportLlama2c(ModelSession::Impl& session, ExportFolder& folder, ExportResult& result) {
+// The llama2.c tokenizer.bin to ship: the one in use, or the one a Hugging Face folder exported
+// from llama2.c keeps beside its tokenizer.json.
+std::string llama2cTokenizerOf(const ModelSession::Impl& session) {
+    const fs::path tokenizer(session.checkpoint.tokenizerPath);
+    if (tokenizer.empty() || tokenizer.extension() != ".json") return tokenizer.string();
+    const std::string vocab = std::to_string(session.config.vocabSize);
+    for (const std::string& name : {"tok" + vocab + ".bin", std::string("tokenizer.bin")}) {
+        std::error_code error;
+        if (fs::is_regular_file(tokenizer.parent_path() / name, error))
+            return (tokenizer.parent_path() / name).string();
+    }
+    return tokenizer.string();
+}
+
+void exportLlama2c(ModelSession::Impl& session, const ExportOptions& options,
+                   ExportFolder& folder, ExportResult& result) {
+    if (!options.dtype.empty() && parseDtype(options.dtype) != at::kFloat)
+        throw badArgument("--dtype", "a llama2.c checkpoint holds fp32 weights only");
     const Llama2cConfig header = llama2cConfigOf(session);
     const std::string name = session.checkpoint.format == CheckpointFormat::Llama2c
                                  ? fs::path(session.checkpoint.path).filename().string()
@@ -188,7 +253,7 @@ void exportLlama2c(ModelSession::Impl& session, ExportFolder& folder, ExportResu
     result.weightFileBytes = fileSize(folder.stagedPath(name));
     result.denseWeightBytes = result.weightFileBytes;
     result.shards = 1;
-    const fs::path tokenizer(session.checkpoint.tokenizerPath);
+    const fs::path tokenizer = llama2cTokenizerOf(session);
     if (!tokenizer.empty() && tokenizer.extension() != ".json")
         copyIntoFolder(tokenizer.string(), folder, tokenizer.filename().string());
     else
@@ -196,6 +261,60 @@ void exportLlama2c(ModelSession::Impl& session, ExportFolder& folder, ExportResu
             "no llama2.c tokenizer written: the model's tokenizer is " +
             (tokenizer.empty() ? std::string("missing") : tokenizer.filename().string()) +
             ", and run.c needs a tokenizer.bin");
+    result.modelPath = folder.finalPath(name);
+}
+
+// The GGUF architecture llama.cpp runs a model of ours as, or an Error saying why none.
+std::string ggufArchitectureOf(const ModelConfig& c) {
+    const auto refuse = [](const std::string& why) {
+        return badArgument(kFormatOption, "gguf export writes LLaMA, Mistral and Qwen2 models: " + why);
+    };
+    if (c.architecture != Architecture::Llama && c.architecture != Architecture::Mistral &&
+        c.architecture != Architecture::Qwen2)
+        throw refuse("this is a " + c.modelType + " model");
+    if (c.rope.type != "default") throw refuse("rope scaling \"" + c.rope.type + "\" is not written");
+    if (c.mlpBias) throw refuse("the MLP has biases");
+    if (c.architecture == Architecture::Qwen2) return "qwen2";
+    if (c.attentionBias) throw refuse("llama.cpp's llama architecture has no attention biases");
+    return "llama";
+}
+
+void exportGguf(ModelSession::Impl& session, const ExportOptions& options, ExportFolder& folder,
+                ExportResult& result) {
+    const ModelConfig& c = session.config;
+    std::string type = options.ggufType;
+    if (type.empty()) type = options.dtype.empty() ? "f16" : options.dtype;
+    if (type == "fp32") type = "f32";
+    if (type == "fp16") type = "f16";
+    GgufModelHeader header;
+    header.architecture = ggufArchitectureOf(c);
+    header.name = fs::path(session.checkpoint.path).filename().string();
+    header.vocabSize = c.vocabSize;
+    header.contextLength = c.maxPositions;
+    header.hiddenSize = c.hiddenSize;
+    header.numLayers = c.numLayers;
+    header.intermediateSize = c.intermediateSize;
+    header.numHeads = c.numHeads;
+    header.numKvHeads = c.numKvHeads;
+    header.headDim = c.headDim;
+    header.normEps = c.normEps;
+    header.ropeTheta = c.ropeTheta;
+    header.vocab = ggufVocabOf(session);
+    WeightMap weights = session.model->weights();
+    if (c.tieWordEmbeddings) weights.erase("lm_head.weight");  // llama.cpp ties when it is absent
+    std::string upper = type;
+    for (char& ch : upper) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+    const std::string name = "model-" + upper + ".gguf";
+    writeGgufModel(folder.stagedPath(name), header, weights, type);
+    result.weightFileBytes = fileSize(folder.stagedPath(name));
+    result.shards = 1;
+    int64_t parameters = 0, zeros = 0;
+    for (const auto& [tensorName, tensor] : weights) {
+        result.denseWeightBytes += int64_t(tensor.numel()) * int64_t(tensor.element_size());
+        parameters += tensor.numel();
+        zeros += tensor.eq(0).sum().item<int64_t>();
+    }
+    result.sparsity = parameters > 0 ? double(zeros) / double(parameters) : 0.0;
     result.modelPath = folder.finalPath(name);
 }
 
@@ -235,10 +354,12 @@ Error underTargetName(const ExportFolder& folder, const Error& error) {
 ExportResult ModelSession::exportModel(const ExportOptions& options, RunObserver* observer,
                                        const CancelToken* cancel) {
     Impl& session = *m_impl;
-    if (options.format != "dense" && options.format != "compressed" && options.format != "llama2c")
+    if (options.format != "dense" && options.format != "compressed" &&
+        options.format != "llama2c" && options.format != "gguf")
         throw badArgument(kFormatOption, "\"" + options.format +
-                                             "\" is not a format: dense, compressed or llama2c");
+                                             "\" is not a format: dense, compressed, llama2c or gguf");
     if (options.maxShardBytes <= 0) throw badArgument("--max-shard-bytes", "must be > 0");
+    if (!options.dtype.empty()) parseDtype(options.dtype);  // a bad word fails before any work
     ObserverRef watch(observer);
     const auto started = std::chrono::steady_clock::now();
     watch->onStage({Stage::Export, false, 0.0, options.outDir});
@@ -251,7 +372,9 @@ ExportResult ModelSession::exportModel(const ExportOptions& options, RunObserver
     at::NoGradGuard noGradients;
     try {
         if (options.format == "llama2c")
-            exportLlama2c(session, folder, result);
+            exportLlama2c(session, options, folder, result);
+        else if (options.format == "gguf")
+            exportGguf(session, options, folder, result);
         else
             exportHuggingFace(session, options, folder, result, cancel);
     } catch (const Error& error) {

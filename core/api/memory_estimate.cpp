@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 
+#include "core/model/attention.h"
 #include "core/runtime/compute.h"
 #include "core/runtime/error.h"
 #include "core/runtime/memory.h"
@@ -91,9 +92,9 @@ MemoryEstimate estimateBlockwisePruneMemory(const ModelSession::Impl& session,
     const int64_t perToken =
         plus(times(8, c.hiddenSize), plus(times(3, c.intermediateSize), times(3, c.vocabSize)));
     estimate.parts.push_back({"activations of one batch",
-                              times(plus(times(batchTokens, perToken),
-                                         times({batch, c.numHeads, seqlen, seqlen, 2})),
-                                    4),
+                              plus(times(times(batchTokens, perToken), 4),
+                                   times(attentionScoreBlockBytes(times(batch, c.numHeads), seqlen),
+                                         2)),
                               "a smaller --batch-size or --seqlen"});
     if (options.probe.enabled) {
         const int64_t gradientElement = options.probe.fp16Gradients ? 2 : 4;
@@ -137,10 +138,11 @@ MemoryEstimate estimatePruneMemory(const ModelSession::Impl& session, const Prun
         const int64_t tokens = times(std::max<int64_t>(windows, 1), seqlen);
         const int64_t perToken =
             plus(times(8, c.hiddenSize), plus(times(3, c.intermediateSize), times(3, c.vocabSize)));
-        const int64_t attention =
-            times({std::max<int64_t>(windows, 1), c.numHeads, seqlen, seqlen, 2});
+        // Attention holds one query chunk's scores and probabilities at a time.
+        const int64_t attention = times(
+            attentionScoreBlockBytes(times(std::max<int64_t>(windows, 1), c.numHeads), seqlen), 2);
         estimate.parts.push_back({"activations of one batch",
-                                  times(plus(times(tokens, perToken), attention), 4),
+                                  plus(times(times(tokens, perToken), 4), attention),
                                   "a smaller --batch-size or --seqlen"});
     }
     if (options.probe.enabled) {

@@ -85,11 +85,13 @@ at::Tensor calibrationWindows(const ModelSession::Impl& session, const PruneOpti
     calibration.nsamples = options.nsamples;
     calibration.seqlen = defaultSeqlen(session, options.seqlen);
     calibration.seed = options.seed;
-    return sampleCalibrationWindows(session.tokenizeFile(path, ""), calibration, path);
+    return sampleCalibrationWindows(session.tokenizeFile(path, "", options.calibSkipBytes),
+                                    calibration, path);
 }
 
 std::string normsKeyOf(const PruneOptions& options, const std::string& calibPath) {
-    return calibPath + "|" + std::to_string(options.nsamples) + "|" +
+    return calibPath + "|" + std::to_string(options.calibSkipBytes) + "|" +
+           std::to_string(options.nsamples) + "|" +
            std::to_string(options.seqlen) + "|" + std::to_string(options.seed) + "|" +
            options.wandaNorm;
 }

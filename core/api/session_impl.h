@@ -3,10 +3,12 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/api/engine.h"
+#include "core/eval/perplexity.h"
 #include "core/io/checkpoint.h"
 #include "core/model/causal_lm.h"
 #include "core/runtime/compute.h"
@@ -21,6 +23,8 @@ struct ModelSession::Impl {
     ComputeSpec compute;
     std::unique_ptr<CausalLM> model;
     std::unique_ptr<Tokenizer> tokenizer;  // null when the model ships none
+    std::string tokenizerJson;  // tokenizer.json text made from the model file's own vocabulary
+                                // (GGUF), "" otherwise
     ModelInfo info;
 
     // Pruning state (core/api/prune_session.cpp).
@@ -37,7 +41,15 @@ struct ModelSession::Impl {
 
     const Tokenizer& requireTokenizer() const;
     // The token stream of a text file for this model (BOS per document when a separator is set).
-    std::vector<int32_t> tokenizeFile(const std::string& path, const std::string& docSeparator) const;
+    // skipBytes: start past this many bytes of the file (at the next UTF-8 character).
+    std::vector<int32_t> tokenizeFile(const std::string& path, const std::string& docSeparator,
+                                      int64_t skipBytes = 0) const;
+    // BOS of the tokenizer, else the config's bos_token_id; none when neither has one.
+    std::optional<int32_t> bosId() const;
+    // EvalOptions::perDocument: lm-eval's scoring of each document of the file alone.
+    EvalResult evaluateDocuments(const std::string& path, const EvalOptions& options,
+                                 const PerplexityOptions& perplexity, RunObserver* observer,
+                                 const CancelToken* cancel);
 };
 
 }  // namespace gp

@@ -57,6 +57,9 @@ struct SelectBenchRow {
     int passes = 0;
     int steps = 0;
     double threshold = 0.0;
+    // exact only: the floor, i.e. `passes` plain counting passes (a 65,536-bin histogram of every
+    // score's top 16 bits) over the same scores, median of the repeats; 0 where not measured.
+    double floorSeconds = 0.0;
 };
 
 struct SelectBenchReport {

@@ -1,5 +1,6 @@
 #include "core/bench/streamed_prune.h"
 
+#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 
@@ -76,6 +77,7 @@ StreamedPruneReport runStreamedPrune(const StreamedPruneOptions& options, RunObs
     report.selectSeconds = pruned.selectSeconds;
     report.writeSeconds = pruned.writeSeconds;
     report.peakRssBytes = peakRssBytes();
+    report.threads = at::get_num_threads();
     report.reportPath = (std::filesystem::path(options.outDir) / "report.json").string();
     const std::string text = streamedPruneJson(report);
     AtomicFile file(report.reportPath);
@@ -98,7 +100,8 @@ std::string streamedPruneJson(const StreamedPruneReport& r) {
                                          {"threshold", r.threshold},
                                          {"select_seconds", r.selectSeconds},
                                          {"write_seconds", r.writeSeconds},
-                                         {"peak_rss_bytes", r.peakRssBytes}};
+                                         {"peak_rss_bytes", r.peakRssBytes},
+                                         {"threads", r.threads}};
     return json.dump(2) + "\n";
 }
 

@@ -37,6 +37,7 @@ struct StreamedPruneReport {
     double selectSeconds = 0.0;
     double writeSeconds = 0.0;
     int64_t peakRssBytes = 0;
+    int threads = 0;  // compute threads
 };
 
 // Errors as gp::Error: bad options (BadArgument), an occupied outDir without force, a full disk

@@ -23,8 +23,17 @@ struct CalibrationOptions {
 at::Tensor sampleCalibrationWindows(const std::vector<int32_t>& ids,
                                     const CalibrationOptions& options, const std::string& source);
 
-// Mean next-token cross-entropy of a batch of windows [B, L]: the model reads ids [:, :-1] and
-// predicts ids [:, 1:]. Log-softmax in fp32. Differentiable (the probe's loss).
+// The two readings of a batch of calibration windows [B, L] — the one place that says which ids
+// the model is fed:
+// - input statistics (WANDA's activation norms and any other statistic of the layers' inputs:
+//   SparseGPT's Hessians, OWL's outlier ratios) are gathered over EVERY id of every window, as
+//   Wanda, SparseGPT and the GradProbe library feed whole calibration samples;
+// - the next-token loss (the probe's) reads ids [:, :-1] and predicts ids [:, 1:].
+at::Tensor statisticsInputs(const at::Tensor& windows);  // [B, L], the windows themselves
+at::Tensor lossInputs(const at::Tensor& windows);        // [B, L-1]
+
+// Mean next-token cross-entropy of a batch of windows [B, L] from the logits of
+// lossInputs(windows). Log-softmax in fp32. Differentiable (the probe's loss).
 at::Tensor windowLoss(const at::Tensor& logits, const at::Tensor& windows);
 
 }  // namespace gp

@@ -18,32 +18,35 @@ std::string_view trimmed(std::string_view text) {
     return text.substr(first, last - first + 1);
 }
 
-void appendDocument(const Tokenizer& tokenizer, std::string_view document,
-                    const TokenStreamOptions& options, std::vector<int32_t>& ids) {
-    if (isBlank(document)) return;
-    if (options.bos) ids.push_back(*options.bos);
-    const std::vector<int32_t> encoded = tokenizer.encode(trimmed(document));
-    ids.insert(ids.end(), encoded.begin(), encoded.end());
-}
-
 }  // namespace
+
+void forEachDocument(const std::string& text, const std::string& separator,
+                     const std::function<void(std::string_view)>& document) {
+    const std::string_view all(text);
+    if (separator.empty()) {
+        document(all);
+        return;
+    }
+    size_t start = 0;
+    while (true) {
+        const size_t found = all.find(separator, start);
+        const std::string_view piece = all.substr(start, found - start);
+        if (!isBlank(piece)) document(trimmed(piece));
+        if (found == std::string_view::npos) break;
+        start = found + separator.size();
+    }
+}
 
 std::vector<int32_t> tokenizeText(const Tokenizer& tokenizer, const std::string& text,
                                   const TokenStreamOptions& options,
                                   const std::string& sourceForErrors) {
     std::vector<int32_t> ids;
-    if (options.docSeparator.empty()) {
-        ids = tokenizer.encode(text);
-    } else {
-        const std::string_view all(text);
-        size_t start = 0;
-        while (true) {
-            const size_t found = all.find(options.docSeparator, start);
-            appendDocument(tokenizer, all.substr(start, found - start), options, ids);
-            if (found == std::string_view::npos) break;
-            start = found + options.docSeparator.size();
-        }
-    }
+    const bool documents = !options.docSeparator.empty();
+    forEachDocument(text, options.docSeparator, [&](std::string_view document) {
+        if (documents && options.bos) ids.push_back(*options.bos);
+        const std::vector<int32_t> encoded = tokenizer.encode(document);
+        ids.insert(ids.end(), encoded.begin(), encoded.end());
+    });
     if (ids.empty()) throw badInput(sourceForErrors, "", "the text yields no tokens");
     return ids;
 }

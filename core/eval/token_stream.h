@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/tokenizer/tokenizer.h"
@@ -18,6 +20,12 @@ struct TokenStreamOptions {
     std::string docSeparator;
     std::optional<int32_t> bos;
 };
+
+// Calls `document` with every document of `text` split at `separator` (dropped), its ends
+// trimmed of whitespace, blank ones skipped; an empty separator makes the whole text one
+// document, untrimmed.
+void forEachDocument(const std::string& text, const std::string& separator,
+                     const std::function<void(std::string_view)>& document);
 
 // Tokenizes `text`; sourceForErrors names the file. Error if it yields no tokens.
 std::vector<int32_t> tokenizeText(const Tokenizer& tokenizer, const std::string& text,

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/io/compressed_tensors.h"
+#include "core/io/gguf_model.h"
 #include "core/io/safetensors.h"
 #include "core/io/text_file.h"
 #include "core/runtime/error.h"
@@ -96,9 +97,26 @@ void readConfig(const fs::path& configPath, Checkpoint* checkpoint) {
     checkpoint->configText = readTextFile(checkpoint->configPath);  // parsed by the model module
 }
 
+// Every metadata value that names a tensor is a candidate alias ("format": "pt" is not one);
+// keepDeclaredAliases drops those whose target is missing or whose name is stored itself.
+void collectAliases(const SafetensorsFile& file, Checkpoint* checkpoint) {
+    for (const auto& [key, value] : file.metadata())
+        if (key != "format" && key != value) checkpoint->tensorAliases[key] = value;
+}
+
+void keepDeclaredAliases(Checkpoint* checkpoint) {
+    for (auto alias = checkpoint->tensorAliases.begin();
+         alias != checkpoint->tensorAliases.end();) {
+        const bool valid = checkpoint->weights.count(alias->first) == 0 &&
+                           checkpoint->weights.count(alias->second) != 0;
+        alias = valid ? std::next(alias) : checkpoint->tensorAliases.erase(alias);
+    }
+}
+
 void addAllTensors(const SafetensorsFile& file, Checkpoint* checkpoint) {
     for (const SafetensorsEntry& entry : file.entries())
         checkpoint->weights[entry.name] = file.tensor(entry.name);
+    collectAliases(file, checkpoint);
     checkpoint->weightFiles.push_back(file.path());
 }
 
@@ -149,6 +167,7 @@ void addShardedTensors(const fs::path& folder, Checkpoint* checkpoint) {
     std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
     for (const std::string& shard : shardNames) {
         shards[shard] = SafetensorsFile::open((folder / shard).string());
+        collectAliases(*shards[shard], checkpoint);
         checkpoint->weightFiles.push_back(shards[shard]->path());
     }
     for (const auto& [name, shard] : weightMap) {
@@ -194,6 +213,7 @@ Checkpoint loadFolder(const fs::path& folder) {
         addAllTensors(*SafetensorsFile::open((folder / kSingleWeightsFile).string()), &checkpoint);
     else
         addShardedTensors(folder, &checkpoint);
+    keepDeclaredAliases(&checkpoint);
     findCompanionFiles(folder, &checkpoint);
     return checkpoint;
 }
@@ -210,6 +230,7 @@ Checkpoint loadSafetensorsFile(const fs::path& file) {
     checkpoint.path = file.string();
     readConfig(folder / kConfigFile, &checkpoint);
     addAllTensors(*SafetensorsFile::open(file.string()), &checkpoint);
+    keepDeclaredAliases(&checkpoint);
     findCompanionFiles(folder, &checkpoint);
     return checkpoint;
 }
@@ -284,12 +305,13 @@ Checkpoint readCheckpoint(const std::string& path) {
     const std::string extension = lowercaseExtension(location);
     if (extension == ".safetensors") return loadSafetensorsFile(location);
     if (extension == ".bin") return loadLlama2cFile(location);
+    if (extension == ".gguf") return loadGgufCheckpoint(path);
     throw badInput(path, "",
                    "is not a model file GradProbe reads: open a Hugging Face folder (config.json "
                    "and " +
                        std::string(kWeightsNeeded) +
                        "), a .safetensors file with config.json "
-                       "beside it, or a llama2.c .bin");
+                       "beside it, a llama2.c .bin or a GGUF file (.gguf)");
 }
 
 }  // namespace

@@ -44,14 +44,25 @@ bool isWithin(const fs::path& inner, const fs::path& outer) {
 bool isModelFile(const fs::path& file) {
     const std::string name = file.filename().string();
     return name == "config.json" || endsWith(name, ".safetensors") || endsWith(name, ".bin") ||
-           name == "model.safetensors.index.json";
+           endsWith(name, ".gguf") || name == "model.safetensors.index.json";
 }
 
-// Weight files of a Hugging Face model (and GradProbe's masks beside them): a stale one would be
-// read instead of, or together with, the new export.
+// Weight files of a Hugging Face model (and GradProbe's masks, in their folder or, as earlier
+// exports wrote them, beside the weights): a stale one would be read instead of, or together
+// with, the new export.
 bool isHfWeightFile(const std::string& name) {
     return name == "model.safetensors.index.json" || name == "gradprobe_masks.safetensors" ||
-           (name.rfind("model", 0) == 0 && endsWith(name, ".safetensors"));
+           name == "gradprobe" ||
+           (name.rfind("model", 0) == 0 && (endsWith(name, ".safetensors") || endsWith(name, ".gguf")));
+}
+
+// The files under `folder`, as paths relative to it ("gradprobe/masks.safetensors"), sorted.
+std::vector<std::string> filesUnder(const fs::path& folder) {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(folder))
+        if (entry.is_regular_file()) files.push_back(entry.path().lexically_relative(folder).string());
+    std::sort(files.begin(), files.end());
+    return files;
 }
 
 void syncFolder(const fs::path& folder) {
@@ -130,10 +141,11 @@ std::string ExportFolder::finalPath(const std::string& fileName) const {
 std::vector<std::string> ExportFolder::commit() {
     if (m_committed || m_staging.empty())
         throw Error(ErrorKind::Internal, m_target, "", "export folder committed twice");
-    std::vector<std::string> names;
+    std::vector<std::string> names;  // the staging folder's top level: files and subfolders
     for (const auto& entry : fs::directory_iterator(m_staging))
         names.push_back(entry.path().filename().string());
     std::sort(names.begin(), names.end());
+    const std::vector<std::string> files = filesUnder(m_staging);
 
     const fs::path out = absolute(m_target);
     std::error_code error;
@@ -144,6 +156,8 @@ std::vector<std::string> ExportFolder::commit() {
                                              error.message() + ")");
     } else {
         for (const std::string& name : names) {
+            // A staged subfolder (the masks') replaces the one there as a whole.
+            if (fs::is_directory(fs::path(m_staging) / name, error)) fs::remove_all(out / name, error);
             fs::rename(fs::path(m_staging) / name, out / name, error);
             if (error)
                 throw badInput((out / name).string(), "",
@@ -152,7 +166,7 @@ std::vector<std::string> ExportFolder::commit() {
         const std::set<std::string> written(names.begin(), names.end());
         for (const auto& entry : fs::directory_iterator(out, error)) {
             const std::string name = entry.path().filename().string();
-            if (isHfWeightFile(name) && !written.count(name)) fs::remove(entry.path(), error);
+            if (isHfWeightFile(name) && !written.count(name)) fs::remove_all(entry.path(), error);
         }
         fs::remove_all(m_staging, error);
     }
@@ -160,7 +174,7 @@ std::vector<std::string> ExportFolder::commit() {
     m_committed = true;
     syncFolder(out);
     syncFolder(out.parent_path());
-    return names;
+    return files;
 }
 
 }  // namespace gp

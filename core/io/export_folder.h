@@ -5,8 +5,9 @@
 // file system). commit() then either renames the staging folder onto the target in one step (the
 // target did not exist or was empty), or, when the target already held files (other files, or a
 // model replaced with force), renames each staged file into it (each rename atomic) and removes
-// the weight files of the old model that the new one does not have (model*.safetensors and
-// model.safetensors.index.json), so no stale shard or index remains. On failure or without
+// the weight files of the old model that the new one does not have (model*.safetensors,
+// model.safetensors.index.json, model-*.gguf and GradProbe's masks), so no stale shard, index,
+// GGUF or mask remains. On failure or without
 // commit() the staging folder is removed and the target is unchanged. Plain C++.
 #pragma once
 
@@ -32,7 +33,10 @@ public:
     std::string finalPath(const std::string& fileName) const;
     const std::string& target() const { return m_target; }
 
-    // Moves the staged files into place (see above). Returns the file names, sorted.
+    // Where `fileName` (which may name a subfolder: "gradprobe/masks.safetensors") is written;
+    // stagedPath() does not create subfolders. Moves the staged files and subfolders into place
+    // (see above; a staged subfolder replaces the target's of that name). Returns the files'
+    // paths relative to the target, sorted.
     std::vector<std::string> commit();
 
 private:
@@ -42,7 +46,7 @@ private:
 };
 
 // True when the folder holds a model GradProbe (or Hugging Face) would load: config.json, a
-// *.safetensors file or a *.bin file.
+// *.safetensors, *.bin or *.gguf file.
 bool folderHoldsModel(const std::string& folder);
 
 }  // namespace gp

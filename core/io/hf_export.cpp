@@ -97,12 +97,17 @@ int64_t fileSize(const std::string& path) {
 }
 
 void writeShard(const ExportFolder& folder, const std::string& name,
-                const std::vector<ShardItem>& items, HfWeightSummary& summary) {
+                const std::vector<ShardItem>& items, const HfWeightOptions& options,
+                HfWeightSummary& summary) {
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (const ShardItem& item : items)
         tensors.insert(tensors.end(), item.tensors.begin(), item.tensors.end());
+    std::map<std::string, std::string> metadata = {{"format", "pt"}};
+    for (const auto& [alias, target] : options.aliases)
+        for (const auto& [tensorName, tensor] : tensors)
+            if (tensorName == target) metadata[alias] = target;
     const std::string path = folder.stagedPath(name);
-    writeSafetensors(path, tensors, {{"format", "pt"}});
+    writeSafetensors(path, tensors, metadata);
     summary.files.push_back(name);
     summary.fileBytes += fileSize(path);
 }
@@ -136,7 +141,7 @@ HfWeightSummary writeHfWeights(const ExportFolder& folder, const std::vector<Sto
         std::vector<std::string> names;
         for (const ShardItem& item : current)
             for (const auto& [name, tensor] : item.tensors) names.push_back(name);
-        writeShard(folder, provisional, current, summary);
+        writeShard(folder, provisional, current, options, summary);
         shards.emplace_back(provisional, std::move(names));
         current.clear();
         currentBytes = 0;
@@ -172,6 +177,19 @@ HfWeightSummary writeHfWeights(const ExportFolder& folder, const std::vector<Sto
     summary.files.push_back(kIndexFile);
     summary.fileBytes += fileSize(folder.stagedPath(kIndexFile));
     return summary;
+}
+
+std::string withTorchDtype(const std::string& configText, at::ScalarType dtype,
+                           const std::string& source) {
+    const nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(configText, nullptr, false);
+    if (!parsed.is_object()) throw badInput(source, "", "is not a JSON object");
+    nlohmann::ordered_json config = parsed;
+    const char* name = dtype == at::kHalf       ? "float16"
+                       : dtype == at::kBFloat16 ? "bfloat16"
+                                                : "float32";
+    config["torch_dtype"] = name;
+    if (config.contains("dtype")) config["dtype"] = name;
+    return config.dump(2) + "\n";
 }
 
 void copyIntoFolder(const std::string& from, const ExportFolder& folder, const std::string& name) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct HfWeightOptions {
     std::set<std::string> prunable;    // pruned weights: their -0.0 are written as +0.0
     std::set<std::string> compressed;  // weights written in the sparse-bitmask layout
     int64_t maxShardBytes = kDefaultMaxShardBytes;
+    // Safetensors metadata aliases to write back (alias -> stored name), each into the file
+    // that holds its stored tensor, as the input declared them.
+    std::map<std::string, std::string> aliases;
 };
 
 struct HfWeightSummary {
@@ -58,6 +62,12 @@ HfWeightSummary writeHfWeights(const ExportFolder& folder, const std::vector<Sto
 std::vector<std::string> copyCompanionFiles(const Checkpoint& source,
                                             const std::string& tokenizerPath,
                                             const ExportFolder& folder);
+
+// config.json text with "torch_dtype" (and "dtype", which transformers 4.56+ writes instead, when
+// present) naming `dtype` ("float32", "float16", "bfloat16"); other keys kept, in order. An Error
+// (BadInput) naming `source` for text that is not a JSON object.
+std::string withTorchDtype(const std::string& configText, at::ScalarType dtype,
+                           const std::string& source);
 
 // Copies one file into the folder under `name` (written atomically).
 void copyIntoFolder(const std::string& from, const ExportFolder& folder, const std::string& name);

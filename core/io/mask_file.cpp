@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
 #include "core/io/bit_pack.h"
 #include "core/io/safetensors.h"
 #include "core/runtime/error.h"
@@ -11,7 +13,30 @@ namespace {
 
 constexpr const char* kFormat = "gradprobe-masks";
 
+void requireMaskFormat(const SafetensorsFile& file) {
+    const auto& metadata = file.metadata();
+    const auto format = metadata.find("format");
+    if (format == metadata.end() || format->second != kFormat)
+        throw badInput(file.path(), "__metadata__", "is not a GradProbe masks file (format \"" +
+                                                        std::string(kFormat) + "\" missing)");
+}
+
 }  // namespace
+
+std::string findMaskFile(const std::string& folder) {
+    namespace fs = std::filesystem;
+    std::error_code error;
+    for (const char* name : {kMaskFileName, kLegacyMaskFileName})
+        if (fs::is_regular_file(fs::path(folder) / name, error))
+            return (fs::path(folder) / name).string();
+    return "";
+}
+
+int64_t maskFileLayers(const std::string& path) {
+    const auto file = SafetensorsFile::open(path);
+    requireMaskFormat(*file);
+    return int64_t(file->entries().size());
+}
 
 void writeMaskFile(const std::string& path,
                    const std::vector<std::pair<std::string, at::Tensor>>& keptMasks) {
@@ -24,6 +49,8 @@ void writeMaskFile(const std::string& path,
         shapes[name] = mask.sizes().vec();
         packed.emplace_back(name, packBits(mask));
     }
+    std::error_code ignored;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ignored);
     writeSafetensors(path, packed,
                      {{"format", kFormat},
                       {"version", "1"},
@@ -34,11 +61,8 @@ void writeMaskFile(const std::string& path,
 
 std::map<std::string, at::Tensor> readMaskFile(const std::string& path) {
     const auto file = SafetensorsFile::open(path);
+    requireMaskFormat(*file);
     const auto& metadata = file->metadata();
-    const auto format = metadata.find("format");
-    if (format == metadata.end() || format->second != kFormat)
-        throw badInput(path, "__metadata__", "is not a GradProbe masks file (format \"" +
-                                                 std::string(kFormat) + "\" missing)");
     const auto order = metadata.find("bit_order");
     if (order == metadata.end() || order->second != "little")
         throw badInput(path, "bit_order", "must be \"little\"");

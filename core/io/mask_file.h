@@ -1,4 +1,9 @@
-// gradprobe_masks.safetensors: which weights a pruned export kept, one bit per weight.
+// gradprobe/masks.safetensors: which weights a pruned export kept, one bit per weight.
+//
+// It sits in a subfolder of the export so that no loader takes it for weights: vLLM without an
+// index reads every *.safetensors at the folder's top level, llama.cpp's converter every
+// model*.safetensors there, transformers only the names it knows. Exports before this layout
+// wrote it beside the weights as gradprobe_masks.safetensors; both locations are read.
 //
 // One U8 tensor per pruned layer, named as the layer's weight in model.safetensors
 // ("model.layers.0.self_attn.q_proj.weight"), shaped [rows, ceil(columns / 8)] for that weight's
@@ -20,9 +25,18 @@
 
 namespace gp {
 
-constexpr const char* kMaskFileName = "gradprobe_masks.safetensors";
+constexpr const char* kMaskFileName = "gradprobe/masks.safetensors";
+constexpr const char* kLegacyMaskFileName = "gradprobe_masks.safetensors";
 
-// Writes the masks (bool or 0/1 tensors, any device) atomically.
+// The masks file of the model folder `folder` (the new location first, then the old one), or ""
+// when it has none.
+std::string findMaskFile(const std::string& folder);
+
+// The number of layers a masks file holds; an Error (BadInput) naming the file when it is not a
+// GradProbe masks file. Reads the header only.
+int64_t maskFileLayers(const std::string& path);
+
+// Writes the masks (bool or 0/1 tensors, any device) atomically; creates the path's folder.
 void writeMaskFile(const std::string& path,
                    const std::vector<std::pair<std::string, at::Tensor>>& keptMasks);
 

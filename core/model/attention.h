@@ -19,6 +19,9 @@ struct AttentionSpec {
     // > 0: scaled scores soft-capped to cap * tanh(score / cap) before the mask and softmax
     // (Gemma 2's attn_logit_softcapping); 0: off.
     double logitSoftcap = 0.0;
+    // Bytes of fp32 scores one query chunk may hold (0: kScoreBlockBytes, 32 MB); tests set it
+    // small to cut small inputs into many chunks.
+    int64_t scoreBlockBytes = 0;
 };
 
 // [B, T, H * hd] -> [B, H, T, hd]
@@ -29,6 +32,10 @@ at::Tensor splitHeads(const at::Tensor& x, int64_t heads);
 // -> [B, T, H * hd]
 at::Tensor causalSelfAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                const AttentionSpec& spec);
+
+// Bytes of the fp32 scores of one query chunk (batchHeads x rows x tokens): what
+// causalSelfAttention holds at once on the CPU, twice with the probabilities (memory estimates).
+int64_t attentionScoreBlockBytes(int64_t batchHeads, int64_t tokens, int64_t blockBytes = 0);
 
 // The [T, T] bool mask of allowed (query i, key j) pairs.
 at::Tensor allowedPositions(int64_t tokens, int64_t window, const at::Device& device);

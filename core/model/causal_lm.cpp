@@ -1,5 +1,7 @@
 #include "core/model/causal_lm.h"
 
+#include <algorithm>
+#include <set>
 #include <sstream>
 
 #include "core/model/architectures.h"
@@ -41,6 +43,58 @@ void validateTensors(const std::vector<TensorSpec>& specs, const WeightMap& weig
                            std::string("dtype ") + c10::toString(tensor.scalar_type()) +
                                " differs from the model's " + c10::toString(dtype));
     }
+}
+
+// Buffers older transformers saved with the weights; no architecture reads them.
+bool isSavedBuffer(const std::string& name) {
+    static const char* const kSuffixes[] = {".attn.bias", ".attn.masked_bias", ".attention.bias",
+                                            ".attention.masked_bias", ".rotary_emb.inv_freq"};
+    for (const char* suffix : kSuffixes) {
+        const std::string end(suffix);
+        if (name.size() >= end.size() && name.compare(name.size() - end.size(), end.size(), end) == 0)
+            return true;
+    }
+    return false;
+}
+
+void refuseUnusedTensors(const std::vector<TensorSpec>& specs, const WeightMap& weights,
+                         const ModelConfig& config, const std::string& source) {
+    std::set<std::string> used;
+    for (const TensorSpec& spec : specs) used.insert(spec.name);
+    std::vector<std::string> unused;
+    for (const auto& [name, tensor] : weights)
+        if (!used.count(name) && !isSavedBuffer(name)) unused.push_back(name);
+    if (unused.empty()) return;
+    constexpr size_t kListed = 12;
+    std::string list;
+    for (size_t i = 0; i < std::min(kListed, unused.size()); ++i)
+        list += (i ? ", " : "") + unused[i];
+    if (unused.size() > kListed) list += " and " + std::to_string(unused.size() - kListed) + " more";
+    throw badInput(source, "",
+                   std::to_string(unused.size()) + " tensor" + (unused.size() == 1 ? "" : "s") +
+                       " that a \"" + config.modelType +
+                       "\" model as configured does not use: " + list +
+                       " (does config.json name the right model_type and options?)");
+}
+
+// Binds names stored once (see createCausalLM); returns stored name -> name the model reads.
+std::map<std::string, std::string> bindStoredNames(const ModelConfig& config, WeightMap& weights,
+                                                   const std::map<std::string, std::string>& aliases) {
+    std::map<std::string, std::string> storedAs;
+    for (const auto& [alias, stored] : aliases) {
+        const auto found = weights.find(stored);
+        if (found != weights.end() && !weights.count(alias)) weights[alias] = found->second;
+    }
+    if (!config.tieWordEmbeddings || config.architecture == Architecture::Mlp) return storedAs;
+    const TensorNames names(config.architecture, weights);
+    const std::string embedding = names.weight(TensorRole::TokenEmbedding);
+    const std::string head = names.weight(TensorRole::OutputHead);
+    const auto stored = weights.find(head);
+    if (stored == weights.end()) return storedAs;
+    if (!weights.count(embedding)) weights[embedding] = stored->second;
+    weights.erase(head);
+    storedAs[head] = embedding;
+    return storedAs;
 }
 
 }  // namespace
@@ -129,10 +183,15 @@ std::unique_ptr<CausalLM> instantiate(const ModelConfig& config, WeightMap weigh
 }  // namespace
 
 std::unique_ptr<CausalLM> createCausalLM(const ModelConfig& config, WeightMap weights,
-                                         const std::string& source) {
+                                         const std::string& source,
+                                         const std::map<std::string, std::string>& aliases) {
+    std::map<std::string, std::string> storedAs = bindStoredNames(config, weights, aliases);
     std::unique_ptr<CausalLM> model = instantiate(config, std::move(weights));
     if (!model) throw badInput(source, "model_type", "no runtime for \"" + config.modelType + "\"");
-    validateTensors(model->tensorSpecs(), model->weights(), source);
+    const std::vector<TensorSpec> specs = model->tensorSpecs();
+    validateTensors(specs, model->weights(), source);
+    refuseUnusedTensors(specs, model->weights(), config, source);
+    model->m_storedAs = std::move(storedAs);
     return model;
 }
 

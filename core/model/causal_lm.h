@@ -80,6 +80,11 @@ public:
 
     void setLinearInputTap(LinearInputTap tap) { m_tap = std::move(tap); }
 
+    // Tensors the checkpoint stores under another name than the model reads them by (a tied
+    // head stored as lm_head.weight is read as the token embedding): stored name -> name in
+    // weights(). Exports write them back under their stored names.
+    const std::map<std::string, std::string>& storedAs() const { return m_storedAs; }
+
     // Where ids go and the compute dtype: those of the token embedding.
     at::Device device() const;
     at::ScalarType dtype() const;
@@ -98,13 +103,24 @@ private:
     WeightMap m_weights;
     TensorNames m_names;
     LinearInputTap m_tap;
+    std::map<std::string, std::string> m_storedAs;
+
+    friend std::unique_ptr<CausalLM> createCausalLM(const ModelConfig&, WeightMap,
+                                                    const std::string&,
+                                                    const std::map<std::string, std::string>&);
 };
 
 // Builds the model for config.architecture, checking every expected tensor exists with the shape
 // the config implies and a floating dtype shared by all of them; a mismatch is an Error naming
-// `source` (the checkpoint path) and the tensor. Unexpected extra tensors are kept, unread.
+// `source` (the checkpoint path) and the tensor. Tensors stored once for two names are bound as
+// transformers binds them: `aliases` (the safetensors metadata's, alias -> stored name) and,
+// with tie_word_embeddings, the head and the embedding stored under either name (a stored
+// lm_head is then the embedding, as tie_weights makes it). Tensors the architecture does not
+// read are an Error listing them (the config names another model than the weights hold), except
+// the buffers transformers used to save (attention masks, rotary inv_freq).
 std::unique_ptr<CausalLM> createCausalLM(const ModelConfig& config, WeightMap weights,
-                                         const std::string& source);
+                                         const std::string& source,
+                                         const std::map<std::string, std::string>& aliases = {});
 
 // The tensors a model of this config reads, with their shapes (Hugging Face names; GPT-2 in the
 // GPT2LMHeadModel form): what a new model must be initialised with.

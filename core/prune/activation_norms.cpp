@@ -1,7 +1,5 @@
 #include "core/prune/activation_norms.h"
 
-#include <c10/core/GradMode.h>
-
 #include <set>
 
 #include "core/runtime/error.h"
@@ -55,21 +53,7 @@ std::map<std::string, at::Tensor> collectActivationNorms(
     CausalLM& model, const std::vector<PrunableWeight>& layers, const at::Tensor& windows,
     int64_t batchSize, NormStatistic statistic, ObserverRef observer, const CancelToken* cancel) {
     NormAccumulator accumulator(layers, model.device(), statistic);
-    const TapScope tapped(model, accumulator.tap());
-
-    // No-grad rather than inference mode: the norms are used later next to autograd tensors.
-    at::NoGradGuard noGrad;
-    const int64_t count = windows.size(0);
-    const int64_t batches = (count + batchSize - 1) / batchSize;
-    for (int64_t b = 0; b < batches; ++b) {
-        throwIfCancelled(cancel);
-        const int64_t start = b * batchSize;
-        const at::Tensor batch =
-            windows.narrow(0, start, std::min(batchSize, count - start)).to(model.device());
-        model.forward(batch.narrow(1, 0, batch.size(1) - 1));
-        accumulator.endBatch();
-        observer->onProgress({Stage::Calibrate, b + 1, batches, "batches"});
-    }
+    gatherInputStatistics(model, windows, batchSize, accumulator, observer, cancel);
     return accumulator.finish();
 }
 

@@ -1,6 +1,7 @@
 // WANDA's activation statistic: for every prunable linear layer, the norm of each input channel j
-// over the calibration tokens, collected in one streaming forward pass (inference mode) through
-// the model's linear-input tap; no activations are kept, only a running sum per channel.
+// over every calibration token (all ids of each window: input_statistics.h), collected in one
+// streaming forward pass through the model's linear-input tap; no activations are kept, only a
+// running sum per channel.
 // INTERNAL to core: includes ATen.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "core/model/causal_lm.h"
+#include "core/prune/input_statistics.h"
 #include "core/prune/layer_statistics.h"
 #include "core/runtime/cancel.h"
 #include "core/runtime/observer.h"
@@ -42,21 +44,7 @@ private:
     std::map<std::string, at::Tensor> m_result;     // paper: running sum; library: running max
 };
 
-// Sets the model's linear-input tap for a scope and clears it when the scope ends, however.
-class TapScope {
-public:
-    TapScope(CausalLM& model, LinearInputTap tap) : m_model(model) {
-        m_model.setLinearInputTap(std::move(tap));
-    }
-    ~TapScope() { m_model.setLinearInputTap({}); }
-    TapScope(const TapScope&) = delete;
-    TapScope& operator=(const TapScope&) = delete;
-
-private:
-    CausalLM& m_model;
-};
-
-// Windows [N, L]; the model reads [:, :-1] of each batch (the same tokens the probe's loss sees).
+// Windows [N, L]; the model reads all L ids of each (gatherInputStatistics).
 // Sums are accumulated in fp64 whatever the model's dtype (fp16 sums overflow on large inputs).
 // Returns layer name -> fp32 [in] norms on the model's device.
 std::map<std::string, at::Tensor> collectActivationNorms(

@@ -42,13 +42,13 @@ std::vector<PrunableWeight> currentViews(CausalLM& model, const std::vector<Prun
     return current;
 }
 
-// The windows in batches of `batchSize`, each its first L-1 ids, embedded.
-std::vector<at::Tensor> embedBatches(const CausalLM& model, const at::Tensor& windows,
-                                     int64_t batchSize) {
+// The windows in batches of `batchSize`, each its first L-1 ids (the loss's inputs), embedded.
+std::vector<at::Tensor> embedLossBatches(const CausalLM& model, const at::Tensor& windows,
+                                         int64_t batchSize) {
     std::vector<at::Tensor> states;
     for (int64_t start = 0; start < windows.size(0); start += batchSize) {
         const at::Tensor batch = windows.slice(0, start, std::min(windows.size(0), start + batchSize));
-        states.push_back(model.embed(batch.slice(1, 0, batch.size(1) - 1)));
+        states.push_back(model.embed(lossInputs(batch)));
     }
     return states;
 }
@@ -109,7 +109,7 @@ PerplexityResult evaluatePerplexityBlockwise(CausalLM& model, const ComputeSpec&
     const int64_t count = all.size(0);
 
     ResidentTensors globals(model, globalTensorNames(model), compute);
-    std::vector<at::Tensor> states = embedBatches(model, all, options.batchSize);
+    std::vector<at::Tensor> states = embedLossBatches(model, all, options.batchSize);
     for (int64_t block = 0; block < model.numBlocks(); ++block) {
         throwIfCancelled(cancel);
         ResidentTensors resident(model, model.blockWeightNames(block), compute);
@@ -140,7 +140,7 @@ std::map<std::string, at::Tensor> collectActivationNormsBlockwise(
         return selected;
     };
     ResidentTensors globals(model, globalTensorNames(model), compute);
-    std::vector<at::Tensor> states = embedBatches(model, windows.to(compute.device), batchSize);
+    std::vector<at::Tensor> states = embedStatisticsBatches(model, windows.to(compute.device), batchSize);
     std::map<std::string, at::Tensor> norms;
     auto collect = [&](int64_t block, const std::function<void(at::Tensor&)>& pass) {
         NormAccumulator accumulator(layersOf(block), compute.device, statistic);
@@ -242,7 +242,7 @@ std::vector<at::Tensor> recordGradientMaximaBlockwise(
     for (int64_t b = 0; b < recording.batches; ++b) {
         throwIfCancelled(cancel);
         const at::Tensor batch = recordingBatch(windows, b, recording.batchSize, compute.device);
-        const at::Tensor inputs = batch.narrow(1, 0, batch.size(1) - 1);
+        const at::Tensor inputs = lossInputs(batch);
         // Forward: keep the hidden states at the block boundaries only.
         std::vector<at::Tensor> boundary;
         {
@@ -288,7 +288,7 @@ void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
     ResidentTensors globals(model, globalTensorNames(model), compute);
     // Magnitude needs no activations: then no states are carried at all.
     std::vector<at::Tensor> states;
-    if (statistics) states = embedBatches(model, windows.to(compute.device), batchSize);
+    if (statistics) states = embedStatisticsBatches(model, windows.to(compute.device), batchSize);
 
     auto pruneResident = [&](int64_t block, const std::function<void(const at::Tensor&)>& pass) {
         const auto found = byBlock.find(block);

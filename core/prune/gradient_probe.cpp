@@ -63,7 +63,7 @@ std::vector<at::Tensor> recordGradientMaxima(CausalLM& model,
     for (int64_t b = 0; b < recording.batches; ++b) {
         throwIfCancelled(cancel);
         const at::Tensor batch = recordingBatch(windows, b, recording.batchSize, model.device());
-        const at::Tensor logits = model.forward(batch.narrow(1, 0, batch.size(1) - 1));
+        const at::Tensor logits = model.forward(lossInputs(batch));
         windowLoss(logits, batch).backward();
         for (size_t i = 0; i < stored.size(); ++i) foldGradientMaximum(maxima[i], stored[i]);
         observer->onProgress({Stage::Probe, b + 1, recording.batches, "batches"});

@@ -1,6 +1,6 @@
-// What a calibration pass collects about the inputs of a set of linear layers (WANDA's channel
-// norms, SparseGPT's Hessians): the model's linear-input tap feeds it, endBatch() closes a batch,
-// finish() hands out one tensor per layer name. INTERNAL to core: includes ATen.
+// An input statistic (input_statistics.h) that hands out one tensor per layer name when the
+// pass is over (WANDA's channel norms, SparseGPT's Hessians): what the sequential scheme collects
+// for each block. INTERNAL to core: includes ATen.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -12,15 +12,12 @@
 #include <vector>
 
 #include "core/model/causal_lm.h"
+#include "core/prune/input_statistics.h"
 
 namespace gp {
 
-class LayerStatistics {
+class LayerStatistics : public InputStatistic {
 public:
-    virtual ~LayerStatistics() = default;
-    // A tap for CausalLM::setLinearInputTap; ignores layers it was not given. Keeps a reference.
-    virtual LinearInputTap tap() = 0;
-    virtual void endBatch() = 0;
     virtual std::map<std::string, at::Tensor> finish() = 0;
 };
 

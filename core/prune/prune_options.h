@@ -60,6 +60,9 @@ struct PruneOptions {
     int64_t blocksize = 128; // columns per OBS block
 
     std::string calibPath;       // "" = the model's own calibration text
+    int64_t calibSkipBytes = 0;  // calibration starts past this many bytes of calibPath (text
+                                 // held out for evaluation at its start; a cut inside a UTF-8
+                                 // character moves on to the next character)
     std::string evalPath;        // "" = the model's own evaluation text
     int64_t nsamples = 128;      // calibration windows
     int64_t seqlen = 0;          // tokens per window; 0 = min(512, context)

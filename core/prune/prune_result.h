@@ -44,6 +44,7 @@ struct PruneResult {
     std::map<std::string, double> seconds;  // per stage, and "total"
     int64_t peakRssBytes = 0;
     int64_t peakVramBytes = -1;
+    int threads = 0;                // compute threads the run used (0: not recorded)
     // What the plots and the report show, kept with the result:
     std::vector<HistogramEvent> histograms;  // per layer, then the global one (layer "")
     NormalFitEvent normalFit;                // of all scores (the statistical search's model)

@@ -18,6 +18,7 @@
 #include "core/prune/selection.h"
 #include "core/prune/sparsegpt.h"
 #include "core/prune/wanda_scores.h"
+#include "core/runtime/compute.h"
 #include "core/runtime/error.h"
 #include "core/runtime/memory.h"
 
@@ -279,6 +280,7 @@ PruneResult PruneRun::run() {
         m_result.peakVramBytes = sampler.peakVramBytes();
     }
     m_result.seconds["total"] = std::chrono::duration<double>(Clock::now() - started).count();
+    m_result.threads = computeThreads();
     return std::move(m_result);
 }
 

@@ -119,7 +119,9 @@ std::string summarySection(const RunRecord& record) {
                              " prunable weights zeroed")
         .row("Perplexity", perplexity(r.pplBefore) + " &rarr; " + perplexity(r.pplAfter));
     const auto total = r.seconds.find("total");
-    if (total != r.seconds.end()) facts.row("Time", fixed(total->second, 2) + " s");
+    if (total != r.seconds.end())
+        facts.row("Time", fixed(total->second, 2) + " s" +
+                              (r.threads > 0 ? " on " + std::to_string(r.threads) + " threads" : ""));
     if (r.cancelled) facts.row("Outcome", "cancelled: the weights were restored");
     if (record.exported)
         facts.row("Exported", escape(record.exportFacts.path) + " (" +
@@ -209,7 +211,11 @@ std::string layersSection(const PruneResult& r) {
 }
 
 std::string searchSection(const PruneResult& r) {
-    std::string body = "<p>Global threshold: " + general(r.threshold) + "</p>\n";
+    std::string body =
+        r.options.group == "global"
+            ? "<p>Global threshold: " + general(r.threshold) + "</p>\n"
+            : "<p>No single threshold: group " + escape(r.options.group) +
+                  ", every group has its own cut.</p>\n";
     if (r.searchSteps.empty()) {
         body += note("The selection recorded no search steps.");
     } else {

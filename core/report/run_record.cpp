@@ -62,6 +62,7 @@ Json toJson(const PruneOptions& o) {
             {"iterative_inner", o.iterativeInner},
             {"probe", toJson(o.probe)},
             {"calib_path", o.calibPath},
+            {"calib_skip_bytes", o.calibSkipBytes},
             {"eval_path", o.evalPath},
             {"nsamples", o.nsamples},
             {"seqlen", o.seqlen},
@@ -113,7 +114,9 @@ Json toJson(const HistogramEvent& h) {
     return {{"layer", h.layer},           {"bin_edges", numbers(h.binEdges)},
             {"counts", h.counts},         {"counts_below", h.countsBelow},
             {"zeros", h.zeros},           {"zeros_below", h.zerosBelow},
-            {"total", h.total},           {"threshold", number(h.threshold)}};
+            {"total", h.total},           {"threshold", number(h.threshold)},
+            {"cut_group", h.cutGroup},    {"cut_counts", h.cutCounts},
+            {"zero_cuts", h.zeroCuts}};
 }
 
 Json toJson(const NormalFitEvent& n) {
@@ -154,6 +157,7 @@ Json toJson(const PruneResult& r) {
             {"seconds", seconds},
             {"peak_rss_bytes", r.peakRssBytes},
             {"peak_vram_bytes", r.peakVramBytes},
+            {"threads", r.threads},
             {"histograms", list(r.histograms)},
             {"normal_fit", toJson(r.normalFit)},
             {"memory", list(r.memory)}};
@@ -327,6 +331,7 @@ void read(const Node& n, PruneOptions& o) {
     n["iterative_inner"].read(o.iterativeInner);
     read(n["probe"], o.probe);
     n["calib_path"].read(o.calibPath);
+    n["calib_skip_bytes"].read(o.calibSkipBytes);
     n["eval_path"].read(o.evalPath);
     n["nsamples"].read(o.nsamples);
     n["seqlen"].read(o.seqlen);
@@ -395,6 +400,9 @@ void read(const Node& n, HistogramEvent& h) {
     n["zeros_below"].read(h.zerosBelow);
     n["total"].read(h.total);
     n["threshold"].read(h.threshold);
+    n["cut_group"].read(h.cutGroup);
+    n["cut_counts"].read(h.cutCounts);
+    n["zero_cuts"].read(h.zeroCuts);
 }
 
 void read(const Node& n, NormalFitEvent& f) {
@@ -449,6 +457,7 @@ void read(const Node& n, PruneResult& r) {
     for (const auto& [stage, value] : n["seconds"].members()) value.read(r.seconds[stage]);
     n["peak_rss_bytes"].read(r.peakRssBytes);
     n["peak_vram_bytes"].read(r.peakVramBytes);
+    n["threads"].read(r.threads);
     readList(n["histograms"], r.histograms);
     read(n["normal_fit"], r.normalFit);
     readList(n["memory"], r.memory);

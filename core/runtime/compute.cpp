@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 #include "core/runtime/allocator.h"
@@ -42,10 +44,29 @@ ComputeSpec parseCompute(const std::string& device, const std::string& dtype) {
     return ComputeSpec{parseDevice(device), parseDtype(dtype)};
 }
 
-void initialiseLibTorch() {
+int chooseThreadCount(int requested, int reservedCores) {
+    if (requested > 0) return requested;
+    if (const char* environment = std::getenv("OMP_NUM_THREADS")) {
+        // As OpenMP reads it: a positive integer (the first of a nested list); else ignored.
+        char* end = nullptr;
+        const long value = std::strtol(environment, &end, 10);
+        if (end != environment && (*end == '\0' || *end == ',') && value > 0 && value < 65536)
+            return static_cast<int>(value);
+    }
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return std::max(1, cores - std::max(0, reservedCores));
+}
+
+void setComputeThreads(int threads) {
+    threads = std::max(1, threads);
+    if (at::get_num_threads() != threads) at::set_num_threads(threads);
+}
+
+int computeThreads() { return at::get_num_threads(); }
+
+void initialiseLibTorch(int threads, int reservedCores) {
     configureAllocator();
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    if (at::get_num_threads() != static_cast<int>(cores)) at::set_num_threads(cores);
+    setComputeThreads(chooseThreadCount(threads, reservedCores));
 }
 
 }  // namespace gp

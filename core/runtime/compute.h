@@ -20,8 +20,19 @@ at::ScalarType parseDtype(const std::string& text);
 std::string dtypeName(at::ScalarType dtype);  // "fp32", "bf16", "fp16", ...
 ComputeSpec parseCompute(const std::string& device, const std::string& dtype);
 
-// Process-wide LibTorch set-up: the heap (configureAllocator) and intra-op threads = hardware
-// cores (LibTorch starts with ONE here).
-void initialiseLibTorch();
+// The intra-op thread count to use: `requested` when > 0 (--threads, the Studio's setting);
+// otherwise OMP_NUM_THREADS when it holds a positive integer; otherwise the machine's cores less
+// `reservedCores` (the Studio keeps one for the interface), never below 1.
+int chooseThreadCount(int requested, int reservedCores = 0);
+
+// Sets LibTorch's intra-op threads (at least 1) for the calling thread and every thread that
+// starts computing afterwards (OpenMP keeps the count per thread: a worker thread that
+// computes calls this itself before a job, or keeps the count it first computed with).
+void setComputeThreads(int threads);
+int computeThreads();  // the calling thread's count
+
+// Process-wide LibTorch set-up: the heap (configureAllocator) and the intra-op threads,
+// chooseThreadCount(threads, reservedCores).
+void initialiseLibTorch(int threads = 0, int reservedCores = 0);
 
 }  // namespace gp

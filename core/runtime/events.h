@@ -38,7 +38,15 @@ struct HistogramEvent {
     int64_t zeros = 0;                // scores == 0 (always selected first)
     int64_t zerosBelow = 0;           // of those zeros, the ones selected for pruning
     int64_t total = 0;                // all scores of this layer
-    double threshold = 0.0;           // the chosen threshold (scores <= it are candidates)
+    // The one cut that decides here: the global group's threshold (in every view) or a layer's
+    // own cut (layer group); 0 where no single threshold exists (then see `cutGroup`).
+    double threshold = 0.0;
+    // Where many cuts decide — the whole model under layer, row or N:M groups, a layer under row
+    // or N:M — "layer" | "row" | "nm": per bin, how many of those groups have their cut (the
+    // largest score the group selects) in it; groups that select nothing have none. Else "".
+    std::string cutGroup;
+    std::vector<int64_t> cutCounts;  // per bin (empty when cutGroup is "")
+    int64_t zeroCuts = 0;            // groups whose cut is an exact zero (off the log axis)
 };
 
 // Normal fit (mean and standard deviation of the scores) used by the statistical search.

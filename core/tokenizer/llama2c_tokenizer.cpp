@@ -115,6 +115,25 @@ std::string Llama2cTokenizer::decode(const std::vector<int32_t>& ids) const {
     return text;
 }
 
+SentencePieceVocab Llama2cTokenizer::sentencePieceVocab() const {
+    SentencePieceVocab vocab;
+    vocab.pieces.reserve(m_pieces.size());
+    for (const std::string& piece : m_pieces) {
+        std::string converted;
+        for (char c : piece) converted += c == ' ' ? std::string("\xE2\x96\x81") : std::string(1, c);
+        vocab.pieces.push_back(std::move(converted));
+    }
+    vocab.pieces[0] = "<unk>";
+    vocab.pieces[size_t(kBos)] = "<s>";
+    vocab.pieces[size_t(kEos)] = "</s>";
+    vocab.scores = m_scores;
+    vocab.specialIds = {0, kBos, kEos};
+    vocab.unkId = 0;
+    vocab.bosId = kBos;
+    vocab.eosId = kEos;
+    return vocab;
+}
+
 std::optional<int32_t> Llama2cTokenizer::pieceId(std::string_view piece) const {
     const auto it = m_idOfPiece.find(std::string(piece));
     if (it == m_idOfPiece.end()) return std::nullopt;

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/tokenizer/sentencepiece_json.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace gp {
@@ -36,6 +37,10 @@ public:
     std::string piece(int32_t id) const override;
 
     float score(int32_t id) const { return m_scores.at(size_t(id)); }
+    // The vocabulary in SentencePiece's own terms, for a tokenizer.json that encodes alike:
+    // "▁" for the spaces llama2.c's export wrote, "<s>" / "</s>" for its "\n<s>\n" /
+    // "\n</s>\n", <unk> <s> </s> as special tokens, the scores as they are.
+    SentencePieceVocab sentencePieceVocab() const;
     uint32_t maxTokenLength() const { return m_maxTokenLength; }
 
 private:

@@ -12,7 +12,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 model=$data/stories260K/stories260K.bin
-tail -c +60001 "$data/tinystories/tinystories_val.txt" > "$work/calibration.txt"
+calib=(--calib "$data/tinystories/tinystories_val.txt" --calib-skip-bytes 60000)
 
 loss() {  # model path -> "loss | perplexity"
     "$bin" eval --model "$1" --text "$data/tinystories/TinyStories-valid.first69.txt" \
@@ -27,9 +27,17 @@ for method in magnitude wanda; do
     for group in global layer row; do
         out=$work/$method-$group
         sparsity=$("$bin" prune --model "$model" --method "$method" --group "$group" --sparsity 0.5 \
-            --calib "$work/calibration.txt" --nsamples 128 --seqlen 256 --no-eval \
+            "${calib[@]}" --nsamples 128 --seqlen 256 --no-eval \
             --format llama2c --out "$out" --json 2>/dev/null |
             python3 -c 'import json, sys; print("%.4f" % json.load(sys.stdin)["sparsity"])')
         echo "| $method | $group | $sparsity | $(loss "$out/stories260K.bin") |"
     done
 done
+# The Wanda reference's own setting: 64 windows, its sequential scheme (later blocks calibrated on
+# the outputs of the pruned blocks before them), per output row.
+out=$work/wanda-sequential
+"$bin" prune --model "$model" --method wanda --group row --sparsity 0.5 --blockwise \
+    --block-inputs pruned "${calib[@]}" --nsamples 64 --seqlen 256 --seed 0 --no-eval \
+    --format llama2c --out "$out" --json >/dev/null 2>&1
+echo "| wanda | row, sequential, 64 windows | 0.5000 | $(loss "$out/stories260K.bin") |"
+

@@ -356,7 +356,7 @@ private Q_SLOTS:
         std::vector<at::Tensor> states;
         for (int64_t start = 0; start < calibration.size(0); start += options.batchSize) {
             const at::Tensor batch = calibration.slice(0, start, start + options.batchSize);
-            states.push_back(model.embed(batch.slice(1, 0, batch.size(1) - 1)));
+            states.push_back(model.embed(batch));  // every id, as Wanda feeds its samples
         }
         std::vector<at::Tensor> expected(layers.size());
         for (int64_t block = 0; block < model.numBlocks(); ++block) {

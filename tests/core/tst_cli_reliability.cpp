@@ -231,10 +231,10 @@ private Q_SLOTS:
         QTemporaryDir root;
         QVERIFY(root.isValid());
         const QString out = root.filePath("out");
-        // 200,000 windows of 256 tokens in one batch: terabytes of activations on any machine.
+        // 1,000,000 windows of 256 tokens in one batch: terabytes of activations on any machine.
         const Run run =
-            runCli({"prune", "--model", demoModel(), "--method", "wanda", "--nsamples", "200000",
-                    "--batch-size", "200000", "--seqlen", "256", "--no-eval", "--out", out});
+            runCli({"prune", "--model", demoModel(), "--method", "wanda", "--nsamples", "1000000",
+                    "--batch-size", "1000000", "--seqlen", "256", "--no-eval", "--out", out});
         GP_EXPECT_EXIT(run, 4);
         for (const char* fragment : {"needs about", "TiB of RAM", "are available",
                                      "activations of one batch", "--batch-size"})
@@ -321,8 +321,10 @@ private Q_SLOTS:
         QVERIFY(root.isValid());
         const QString out = root.filePath("out");
         const Run run =
-            runCli({"prune", "--model", demoModel(), "--method", "wanda", "--nsamples", "512",
-                    "--batch-size", "512", "--seqlen", "256", "--no-eval", "--out", out},
+            // 3,072 windows in one batch: about 8 GB of activations (attention in query chunks),
+            // which the up-front check lets through on a machine with that much free.
+            runCli({"prune", "--model", demoModel(), "--method", "wanda", "--nsamples", "3072",
+                    "--batch-size", "3072", "--seqlen", "256", "--no-eval", "--out", out},
                    300000, [] {
                        const rlimit limit{3000000000ull, 3000000000ull};
                        setrlimit(RLIMIT_AS, &limit);
@@ -366,6 +368,9 @@ private Q_SLOTS:
         QTest::newRow("layer target not a number")
             << QStringList{"prune", "--model", model, "--layer-sparsity", "a=half", "--no-eval"}
             << 2 << "--layer-sparsity";
+        QTest::newRow("threads 0")
+            << QStringList{"bench", "select", "--model", model, "--threads", "0"} << 2
+            << "--threads";
         QTest::newRow("missing model")
             << QStringList{"info", "--model", "/nonexistent/model"} << 3 << "/nonexistent/model";
     }
@@ -420,6 +425,52 @@ private Q_SLOTS:
             QCOMPARE(layer["pruned"].get<int64_t>(), int64_t(std::floor(target * double(numel))));
             QCOMPARE(layer["target_sparsity"].get<double>(), target);
         }
+    }
+    // The compute threads: OMP_NUM_THREADS when set, --threads over it, and the output says
+    // which. With one thread the child's CPU time (its rusage, counted when it is reaped) stays
+    // within its wall time: it computed on one core at a time.
+    void threadsFollowEnvironmentAndOption_data() {
+        QTest::addColumn<QString>("ompNumThreads");  // "" = unset
+        QTest::addColumn<QStringList>("extra");
+        QTest::addColumn<int>("threads");
+        QTest::newRow("OMP_NUM_THREADS=1") << "1" << QStringList{} << 1;
+        QTest::newRow("--threads 3") << "" << QStringList{"--threads", "3"} << 3;
+        QTest::newRow("--threads 3 over OMP_NUM_THREADS=1") << "1" << QStringList{"--threads", "3"}
+                                                          << 3;
+    }
+    void threadsFollowEnvironmentAndOption() {
+        QFETCH(QString, ompNumThreads);
+        QFETCH(QStringList, extra);
+        QFETCH(int, threads);
+        QProcess process;
+        process.setProgram(QStringLiteral(GP_CLI_BINARY));
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.insert("OMP_WAIT_POLICY", "PASSIVE");
+        environment.remove("OMP_NUM_THREADS");
+        if (!ompNumThreads.isEmpty()) environment.insert("OMP_NUM_THREADS", ompNumThreads);
+        process.setProcessEnvironment(environment);
+        process.setArguments(QStringList{"bench", "select", "--model", demoModel(), "--sparsity",
+                                         "0.5", "--repeat", "3", "--json"} +
+                             extra);
+        rusage before{}, after{};
+        getrusage(RUSAGE_CHILDREN, &before);
+        QElapsedTimer wall;
+        wall.start();
+        process.start();
+        QVERIFY(process.waitForFinished(120000));
+        const double wallSeconds = wall.elapsed() / 1000.0;
+        getrusage(RUSAGE_CHILDREN, &after);
+        const QByteArray errors = process.readAllStandardError();
+        QVERIFY2(process.exitStatus() == QProcess::NormalExit && process.exitCode() == 0,
+                 errors.constData());
+        const auto report = nlohmann::json::parse(process.readAllStandardOutput().toStdString());
+        QCOMPARE(report.at("threads").get<int>(), threads);
+        const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+        const double cpuSeconds = seconds(after.ru_utime) - seconds(before.ru_utime) +
+                                  seconds(after.ru_stime) - seconds(before.ru_stime);
+        if (threads == 1)
+            QVERIFY2(cpuSeconds <= wallSeconds * 1.05 + 0.05,
+                     qPrintable(QString("CPU %1 s in %2 s of wall time").arg(cpuSeconds).arg(wallSeconds)));
     }
 
     void badArguments() {

@@ -12,7 +12,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <functional>
+#include <map>
 #include <set>
 
 #include "core/api/engine.h"
@@ -119,6 +121,21 @@ std::string headerDifference(const Header& a, const Header& b) {
 }
 
 int64_t zerosIn(const at::Tensor& tensor) { return tensor.eq(0).sum().item<int64_t>(); }
+
+// Runs the gradprobe binary; returns its exit code and stdout + stderr.
+std::pair<int, std::string> runCli(const QStringList& arguments) {
+    QProcess process;
+    process.setProgram(QStringLiteral(GP_CLI_BINARY));
+    process.setArguments(arguments);
+    process.setProcessChannelMode(QProcess::MergedChannels);
+    process.start();
+    if (!process.waitForFinished(120000)) {
+        process.kill();
+        process.waitForFinished();
+        return {-1, "timed out"};
+    }
+    return {process.exitCode(), process.readAll().toStdString()};
+}
 
 }  // namespace
 
@@ -228,6 +245,113 @@ private Q_SLOTS:
         }
     }
 
+    void writtenDtype_data() {
+        QTest::addColumn<QString>("fileDtype");
+        QTest::addColumn<QString>("written");
+        QTest::addColumn<QString>("format");
+        QTest::newRow("fp32 file -> fp16") << "fp32" << "fp16" << "dense";
+        QTest::newRow("fp32 file -> bf16") << "fp32" << "bf16" << "dense";
+        QTest::newRow("bf16 file -> fp32") << "bf16" << "fp32" << "dense";
+        QTest::newRow("fp32 file -> fp16, compressed") << "fp32" << "fp16" << "compressed";
+    }
+    // ExportOptions::dtype: every floating tensor stored in that dtype (the safetensors dtype
+    // string checked in the header), each value the model's weight rounded to it by LibTorch's
+    // own conversion, config.json's torch_dtype renamed; the folder loads back to those values.
+    void writtenDtype() {
+        QFETCH(QString, fileDtype);
+        QFETCH(QString, written);
+        QFETCH(QString, format);
+        const std::map<QString, std::pair<std::string, at::ScalarType>> kinds = {
+            {"fp32", {"F32", at::kFloat}}, {"fp16", {"F16", at::kHalf}},
+            {"bf16", {"BF16", at::kBFloat16}}};
+        const auto [word, dtype] = kinds.at(written);
+        const fs::path input = fresh("input");
+        writeTinyFolder(input, "llama", kinds.at(fileDtype).second);
+        auto session = open(input);
+        pruneHalfOfEachRow(*session);
+        gp::ExportOptions options;
+        options.outDir = fresh("export").string();
+        options.dtype = written.toStdString();
+        options.format = format.toStdString();
+        session->exportModel(options);
+
+        const fs::path out(options.outDir);
+        const auto file = gp::SafetensorsFile::open((out / "model.safetensors").string());
+        for (const gp::SafetensorsEntry& entry : file->entries()) {
+            if (entry.dtype == "I64" || entry.dtype == "U8") continue;  // bitmask parts
+            QCOMPARE(entry.dtype, word);
+        }
+        const json config = json::parse(readBytes(out / "config.json"));
+        const std::map<QString, std::string> torchNames = {
+            {"fp32", "float32"}, {"fp16", "float16"}, {"bf16", "bfloat16"}};
+        QCOMPARE(config.at("torch_dtype").get<std::string>(), torchNames.at(written));
+        auto exported = open(out, written.toStdString());
+        for (const auto& [name, tensor] : session->impl().model->weights()) {
+            const at::Tensor back = exported->impl().model->weights().at(name);
+            QVERIFY2(at::equal(back.to(dtype), tensor.to(dtype)), name.c_str());
+        }
+    }
+
+    // The CLI: `export --dtype fp16` writes F16; `info` finds the masks in gradprobe/ and where
+    // earlier exports put them; `prune --dtype bf16 --out` writes BF16.
+    void cliDtypeAndMasks() {
+        const fs::path out = fresh("cli-export");
+        const auto [code, output] = runCli({"export", "--model", QString::fromStdString(gp::demoModelPath()),
+                                            "--out", QString::fromStdString(out.string()),
+                                            "--dtype", "fp16"});
+        QVERIFY2(code == 0, output.c_str());
+        for (const gp::SafetensorsEntry& entry :
+             gp::SafetensorsFile::open((out / "model.safetensors").string())->entries())
+            QCOMPARE(entry.dtype, std::string("F16"));
+        const auto infoJson = [&] {
+            const auto [infoCode, text] =
+                runCli({"info", "--model", QString::fromStdString(out.string()), "--json"});
+            if (infoCode != 0) qWarning("%s", text.c_str());
+            return json::parse(text.substr(text.find('{')));
+        };
+        QCOMPARE(infoJson().at("masks").get<std::string>(), (out / gp::kMaskFileName).string());
+        fs::rename(out / gp::kMaskFileName, out / gp::kLegacyMaskFileName);
+        const json legacy = infoJson();
+        QCOMPARE(legacy.at("masks").get<std::string>(), (out / gp::kLegacyMaskFileName).string());
+        QVERIFY(legacy.at("mask_layers").get<int64_t>() > 0);
+
+        // prune --out with --dtype writes that dtype too.
+        const fs::path pruned = fresh("cli-prune");
+        const auto [pruneCode, pruneOutput] =
+            runCli({"prune", "--model", QString::fromStdString(gp::demoModelPath()), "--method",
+                    "magnitude", "--sparsity", "0.5", "--no-eval", "--dtype", "bf16", "--out",
+                    QString::fromStdString(pruned.string())});
+        QVERIFY2(pruneCode == 0, pruneOutput.c_str());
+        const auto prunedFile = gp::SafetensorsFile::open((pruned / "model.safetensors").string());
+        for (const gp::SafetensorsEntry& entry : prunedFile->entries())
+            QCOMPARE(entry.dtype, std::string("BF16"));
+        QCOMPARE(json::parse(readBytes(pruned / "config.json")).at("torch_dtype").get<std::string>(),
+                 std::string("bfloat16"));
+    }
+
+    // The demo model in fp16: F16 tensors and a weight file of about half the fp32 size (the
+    // header is the same size in both).
+    void demoModelInFp16() {
+        gp::initialiseEngine();
+        auto session = open(gp::demoModelPath());
+        gp::ExportOptions options;
+        options.masks = false;
+        options.outDir = fresh("demo-fp32").string();
+        options.dtype = "fp32";
+        const gp::ExportResult full = session->exportModel(options);
+        options.outDir = fresh("demo-fp16").string();
+        options.dtype = "fp16";
+        const gp::ExportResult half = session->exportModel(options);
+        const auto file =
+            gp::SafetensorsFile::open((fs::path(options.outDir) / "model.safetensors").string());
+        for (const gp::SafetensorsEntry& entry : file->entries())
+            QCOMPARE(entry.dtype, std::string("F16"));
+        const double ratio = double(half.weightFileBytes) / double(full.weightFileBytes);
+        qInfo("demo model: model.safetensors %lld B in fp32, %lld B in fp16 (%.4f)",
+              (long long)full.weightFileBytes, (long long)half.weightFileBytes, ratio);
+        QVERIFY2(ratio > 0.49 && ratio < 0.51, std::to_string(ratio).c_str());
+    }
+
     // A compressed folder loads dense; written dense again it is the input once more (names,
     // dtypes, shapes, config.json without the compressed-tensors entry).
     void compressedBackToDense() {
@@ -295,7 +419,7 @@ private Q_SLOTS:
                     .find("row_offsets") != std::string::npos);
     }
 
-    // gradprobe_masks.safetensors: one bit per weight, set where the exported weight is kept.
+    // gradprobe/masks.safetensors: one bit per weight, set where the exported weight is kept.
     void masksFileMatchesTheZeros() {
         const fs::path input = fresh("input");
         writeTinyFolder(input, "gpt2", at::kFloat);
@@ -336,6 +460,56 @@ private Q_SLOTS:
                 QCOMPARE(bytes[r][b].item<int>(), expected);
             }
         QCOMPARE(raw->metadata().at("bit_order"), std::string("little"));
+    }
+
+    // The masks live in gradprobe/ so that no loader globbing *.safetensors (vLLM without an
+    // index) or model*.safetensors (llama.cpp's converter) takes them for weights: the export's
+    // top level holds exactly one .safetensors. Opening the export finds them there, and in the
+    // old place beside the weights (earlier exports); a re-export replaces either.
+    void masksOutsideTheWeightsFolder() {
+        const fs::path input = fresh("input");
+        writeTinyFolder(input, "llama", at::kFloat);
+        auto session = open(input);
+        pruneHalfOfEachRow(*session);
+        gp::ExportOptions options;
+        options.outDir = fresh("export").string();
+        const gp::ExportResult result = session->exportModel(options);
+        const fs::path out(options.outDir);
+        std::vector<std::string> topLevel;
+        for (const auto& entry : fs::directory_iterator(out))
+            if (entry.path().extension() == ".safetensors")
+                topLevel.push_back(entry.path().filename().string());
+        QCOMPARE(topLevel, std::vector<std::string>{"model.safetensors"});
+        QVERIFY(fs::is_regular_file(out / "gradprobe" / "masks.safetensors"));
+        QVERIFY(std::count(result.files.begin(), result.files.end(), "gradprobe/masks.safetensors"));
+        const int64_t layers = int64_t(session->info().prunableLayers.size());
+        auto reopened = open(out);
+        QCOMPARE(reopened->info().maskPath, (out / "gradprobe" / "masks.safetensors").string());
+        QCOMPARE(reopened->info().maskLayers, layers);
+        reopened.reset();
+
+        // The old location, as an earlier export left it.
+        fs::rename(out / "gradprobe" / "masks.safetensors", out / gp::kLegacyMaskFileName);
+        fs::remove(out / "gradprobe");
+        auto legacy = open(out);
+        QCOMPARE(legacy->info().maskPath, (out / gp::kLegacyMaskFileName).string());
+        QCOMPARE(legacy->info().maskLayers, layers);
+        QCOMPARE(int64_t(gp::readMaskFile(legacy->info().maskPath).size()), layers);
+        legacy.reset();
+
+        // Exporting over it with force leaves the masks in the new place only.
+        options.force = true;
+        session->exportModel(options);
+        QVERIFY(!fs::exists(out / gp::kLegacyMaskFileName));
+        QVERIFY(fs::is_regular_file(out / gp::kMaskFileName));
+        // and over that again (the staged gradprobe/ replaces the one there); without masks,
+        // none is left behind.
+        session->exportModel(options);
+        QVERIFY(fs::is_regular_file(out / gp::kMaskFileName));
+        options.masks = false;
+        session->exportModel(options);
+        QVERIFY(!fs::exists(out / "gradprobe"));
+        QVERIFY(open(out)->info().maskPath.empty());
     }
 
     // At 50% sparsity in fp16 the compressed layers take (1 byte of values + 1/8 byte of mask)
@@ -544,6 +718,9 @@ private Q_SLOTS:
         const gp::ExportResult hf = session->exportModel(options);
         QVERIFY(fs::exists(fs::path(options.outDir) / "tok512.bin"));
         auto converted = open(hf.modelPath);
+        // It reads its converted tokenizer.json (which AutoTokenizer also reads), tok512.bin kept.
+        QCOMPARE(fs::path(converted->info().tokenizerPath).filename().string(),
+                 std::string("tokenizer.json"));
         // The same weights bit for bit and the same tokenizer: the same loss. Measured on the
         // first windows here to keep the test short (the full 43 windows give the same 1.258882).
         QCOMPARE(QString::fromStdString(firstDifferentWeight(*session, *converted)), QString());
@@ -577,6 +754,81 @@ private Q_SLOTS:
                 .clone();
         };
         GP_COMPARE_TENSORS(floats(written), floats(input), 1e-6, 1e-6);
+    }
+
+    // raincandy-u/TinyStories-656K as it is stored: its tied embedding only as lm_head.weight,
+    // with the safetensors metadata alias {"model.embed_tokens.weight": "lm_head.weight"}. It
+    // opens, speaks (greedy: TinyStories English), prunes, and exports the same way back: one
+    // lm_head.weight, the alias kept, the weights loading back bit for bit.
+    void tinyStories656KOpensAsStored() {
+        GP_REQUIRE_DATA(model, "tinystories-656k/model.safetensors");
+        GP_REQUIRE_DATA(text, "tinystories/TinyStories-valid.first69.txt");
+        gp::initialiseEngine();
+        auto session = open(fs::path(model).parent_path());
+        QCOMPARE(session->info().totalParameters, int64_t(656000));
+        gp::GenerateOptions generate;
+        generate.prompt = "Once upon a time";
+        generate.steps = 20;
+        const std::string story = session->generate(generate).text;
+        qInfo("greedy: %s", story.c_str());
+        QVERIFY2(story.rfind("Once upon a time, ", 0) == 0, story.c_str());
+        // Per document as lm-eval scores it; every story is shorter than a window, so each is
+        // one forward of BOS + story here, its log-probabilities summed by hand.
+        gp::EvalOptions eval;
+        eval.textPath = text;
+        eval.docSeparator = "<|endoftext|>";
+        eval.perDocument = true;
+        const gp::EvalResult perDocument = session->evaluate(eval);
+        qInfo("per document: %lld stories, %lld tokens, mean NLL %.6f, word ppl %.4f, byte ppl "
+              "%.6f, bits per byte %.6f", (long long)perDocument.documents,
+              (long long)perDocument.tokens, perDocument.nll, perDocument.wordPerplexity,
+              perDocument.bytePerplexity, perDocument.bitsPerByte);
+        QCOMPARE(perDocument.documents, int64_t(69));
+        QCOMPARE(perDocument.windows, int64_t(69));
+        const auto& impl = session->impl();
+        double summed = 0.0;
+        int64_t tokens = 0;
+        const std::string all = readBytes(text);
+        for (size_t start = 0; start < all.size();) {
+            size_t end = all.find("<|endoftext|>", start);
+            if (end == std::string::npos) end = all.size();
+            std::string story = all.substr(start, end - start);
+            story.erase(0, story.find_first_not_of(" \n"));
+            story.erase(story.find_last_not_of(" \n") + 1);
+            start = end + std::string("<|endoftext|>").size();
+            if (story.empty()) continue;
+            std::vector<int64_t> ids = {1};  // <|start_story|>
+            for (int32_t id : impl.tokenizer->encode(story)) ids.push_back(id);
+            const at::Tensor input = at::tensor(ids, at::kLong).unsqueeze(0);
+            const at::Tensor logits = impl.model->forward(input.slice(1, 0, int64_t(ids.size()) - 1));
+            const at::Tensor logp = at::log_softmax(logits[0].to(at::kDouble), -1);
+            summed -= logp.gather(-1, input[0].slice(0, 1).unsqueeze(-1)).sum().item<double>();
+            tokens += int64_t(ids.size()) - 1;
+        }
+        QCOMPARE(perDocument.tokens, tokens);
+        QVERIFY2(std::abs(perDocument.nll - summed / double(tokens)) <= 1e-6,
+                 qPrintable(QString("%1 vs %2").arg(perDocument.nll).arg(summed / tokens)));
+
+        gp::PruneOptions prune;
+        prune.method = "wanda";
+        prune.sparsity = 0.5;
+        prune.calibPath = text;
+        prune.evalPath = text;
+        prune.nsamples = 8;
+        prune.seqlen = 128;
+        prune.evalMaxWindows = 4;
+        const gp::PruneResult pruned = session->prune(prune);
+        QVERIFY(pruned.pplBefore > 1.0 && pruned.pplAfter > pruned.pplBefore);
+
+        gp::ExportOptions options;
+        options.outDir = fresh("tinystories-656k").string();
+        const gp::ExportResult exported = session->exportModel(options);
+        const auto file = gp::SafetensorsFile::open(exported.modelPath + "/model.safetensors");
+        QVERIFY(file->find("lm_head.weight") != nullptr);
+        QVERIFY(file->find("model.embed_tokens.weight") == nullptr);
+        QCOMPARE(file->metadata().at("model.embed_tokens.weight"), std::string("lm_head.weight"));
+        auto back = open(exported.modelPath);
+        QCOMPARE(QString::fromStdString(firstDifferentWeight(*session, *back)), QString());
     }
 };
 

@@ -348,9 +348,13 @@ private Q_SLOTS:
             weights = std::move(renamed);
             prefix.clear();
         }
-        weights["unused.extra_buffer"] = at::ones({3});  // extra tensors are kept, unread
+        // A buffer older transformers saved beside the weights is accepted, unread.
+        const std::string buffer = modelType == "gpt2" ? prefix + "h.0.attn.bias"
+                                                       : "model.layers.0.self_attn.rotary_emb.inv_freq";
+        weights[buffer] = at::ones({3});
         const auto model = gp::createCausalLM(config, weights, "tiny");
-        QVERIFY(model->weights().count("unused.extra_buffer") == 1);
+        QVERIFY(model->weights().count(buffer) == 1);
+        weights.erase(buffer);
 
         const at::Tensor ids = gp::test::tinyIds(2, 9, config.vocabSize);
         const at::Tensor logits = model->forward(ids);
@@ -873,6 +877,66 @@ private Q_SLOTS:
         QVERIFY2(message.find(name) != std::string::npos, message.c_str());
         for (const QString& part : expected.split('|'))
             QVERIFY2(message.find(part.toStdString()) != std::string::npos, message.c_str());
+    }
+
+    // ---- checkpoints as stored: tied weights under either name, unused tensors refused ----
+
+    // transformers stores a tied embedding once, under either name (TinyStories-656K: only
+    // lm_head.weight, with the safetensors metadata alias {"model.embed_tokens.weight":
+    // "lm_head.weight"}); with both stored, tie_weights makes the head the embedding.
+    void tiedHeadOpensUnderEitherName_data() {
+        QTest::addColumn<QString>("stored");
+        QTest::newRow("as the embedding") << "embedding";
+        QTest::newRow("as lm_head") << "head";
+        QTest::newRow("as lm_head with the metadata alias") << "alias";
+        QTest::newRow("under both names") << "both";
+    }
+    void tiedHeadOpensUnderEitherName() {
+        QFETCH(QString, stored);
+        const ModelConfig config = gp::test::tinyConfig("llama", {{"tie_word_embeddings", true}});
+        const WeightMap weights = gp::test::tinyWeights(config, 5);
+        const std::string embedding = "model.embed_tokens.weight", head = "lm_head.weight";
+        const auto expected = gp::createCausalLM(config, weights, "tiny");
+        WeightMap asStored = weights;
+        std::map<std::string, std::string> aliases;
+        if (stored != "embedding") {
+            asStored[head] = asStored.at(embedding);
+            if (stored != "both") asStored.erase(embedding);
+            if (stored == "both") asStored[head] = at::zeros_like(asStored.at(embedding));
+            if (stored == "alias") aliases[embedding] = head;
+        }
+        const auto model = gp::createCausalLM(config, asStored, "tiny", aliases);
+        const at::Tensor ids = gp::test::tinyIds(2, 9, config.vocabSize);
+        QVERIFY(at::equal(model->forward(ids), expected->forward(ids)));
+        QCOMPARE(model->weights().count(head), size_t(0));  // one tensor, read as the embedding
+        if (stored == "embedding")
+            QVERIFY(model->storedAs().empty());
+        else
+            QCOMPARE(model->storedAs().at(head), embedding);
+    }
+
+    // The opposite mistake: q/k/v biases under a config that says llama without attention_bias
+    // would be ignored (perplexity silently off); the load is refused, naming them.
+    void tensorsTheConfigDoesNotUseAreRefusedByName() {
+        const ModelConfig config = gp::test::tinyConfig("llama");
+        WeightMap weights = gp::test::tinyWeights(config, 3);
+        const ModelConfig withBias = gp::test::tinyConfig("llama", {{"attention_bias", true}});
+        const WeightMap biased = gp::test::tinyWeights(withBias, 3);
+        std::vector<std::string> added;
+        for (const auto& [name, tensor] : biased)
+            if (!weights.count(name) && name.find("o_proj") == std::string::npos) {
+                weights[name] = tensor;
+                added.push_back(name);
+            }
+        QCOMPARE(added.size(), size_t(6));  // q, k, v biases of two blocks
+        const std::string message = errorMessage(
+            [&] { gp::createCausalLM(config, weights, "/models/qkv-bias/model.safetensors"); });
+        QVERIFY2(message.find("/models/qkv-bias/model.safetensors") != std::string::npos,
+                 message.c_str());
+        QVERIFY2(message.find("6 tensors") != std::string::npos, message.c_str());
+        QVERIFY2(message.find("\"llama\"") != std::string::npos, message.c_str());
+        for (const std::string& name : added)
+            QVERIFY2(message.find(name) != std::string::npos, message.c_str());
     }
 
     // ---- prunable weights, block tensors, the linear-input tap ----

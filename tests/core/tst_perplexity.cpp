@@ -6,7 +6,9 @@
 
 #include <cmath>
 #include <functional>
+#include <regex>
 
+#include "core/eval/document_perplexity.h"
 #include "core/eval/perplexity.h"
 #include "core/eval/token_stream.h"
 #include "core/runtime/cancel.h"
@@ -85,6 +87,49 @@ double directCrossEntropy(const gp::CausalLM& model, const at::Tensor& windows) 
         }
     }
     return total / double(count);
+}
+
+// lm-evaluation-harness's rolling windows, written here as its utils.py writes them
+// (get_rolling_token_windows, context_len 1, then make_disjoint_window): (context, continuation)
+// pairs whose continuations cover the tokens once.
+using Pair = std::pair<std::vector<int64_t>, std::vector<int64_t>>;
+std::vector<Pair> lmEvalWindows(const std::vector<int64_t>& tokens, int64_t prefix,
+                                int64_t maxSeqLen) {
+    const auto slice = [&](int64_t from, int64_t to) {
+        return std::vector<int64_t>(tokens.begin() + from, tokens.begin() + to);
+    };
+    const int64_t n = int64_t(tokens.size());
+    std::vector<Pair> rolling;
+    const int64_t firstLen = std::min(maxSeqLen, n);
+    std::vector<int64_t> first = {prefix};
+    for (int64_t t : slice(0, firstLen - 1)) first.push_back(t);
+    rolling.push_back({first, slice(0, firstLen)});
+    int64_t predicted = firstLen;
+    while (predicted < n) {
+        const int64_t windowPredLen = std::min(n - predicted, maxSeqLen);
+        const int64_t windowEnd = predicted + windowPredLen;
+        rolling.push_back({slice(windowEnd - maxSeqLen - 1, windowEnd - 1),
+                           slice(windowEnd - windowPredLen, windowEnd)});
+        predicted += windowPredLen;
+    }
+    for (Pair& pair : rolling)  // make_disjoint_window
+        pair.first.resize(pair.first.size() - (pair.second.size() - 1));
+    return rolling;
+}
+
+// log p(continuation | context) as lm-eval's loglikelihood computes it: one forward of
+// context + continuation minus its last id, the continuation's log-probabilities summed.
+double continuationLogLikelihood(const gp::CausalLM& model, const Pair& pair) {
+    std::vector<int64_t> full = pair.first;
+    full.insert(full.end(), pair.second.begin(), pair.second.end());
+    full.pop_back();
+    const at::Tensor logits = model.forward(at::tensor(full, at::kLong).unsqueeze(0))[0];
+    const at::Tensor logProbabilities = at::log_softmax(logits.to(at::kDouble), -1);
+    double sum = 0.0;
+    const int64_t offset = int64_t(full.size() - pair.second.size());
+    for (size_t i = 0; i < pair.second.size(); ++i)
+        sum += logProbabilities[offset + int64_t(i)][pair.second[i]].item<double>();
+    return sum;
 }
 
 }  // namespace
@@ -379,6 +424,80 @@ private Q_SLOTS:
             gp::evaluatePerplexity(*model, windows, gp::PerplexityOptions());
         QCOMPARE(result.tokens, int64_t(12));
         QVERIFY(std::abs(result.nll - directCrossEntropy(*model, windows)) < 1e-6);
+    }
+
+    // ---- per-document scoring as lm-evaluation-harness scores text ----
+
+    // lm-eval's own gold windows (tests/test_utils.py: 34 ids, max_seq_len 10, prefix -100).
+    void rollingWindowsMatchLmEvalGold() {
+        std::vector<int32_t> document(34);
+        for (int32_t i = 0; i < 34; ++i) document[size_t(i)] = i;
+        const auto windows = gp::rollingWindows(document, -100, 10);
+        QCOMPARE(windows.size(), size_t(4));
+        const std::vector<std::pair<std::vector<int64_t>, int64_t>> gold = {
+            {{-100, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 10},
+            {{9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}, 10},
+            {{19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29}, 10},
+            {{23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33}, 4}};
+        for (size_t i = 0; i < gold.size(); ++i) {
+            QCOMPARE(windows[i].ids.size(0), int64_t(gold[i].first.size()));
+            QVERIFY(at::equal(windows[i].ids, at::tensor(gold[i].first, at::kLong)));
+            QCOMPARE(windows[i].scored, gold[i].second);
+        }
+    }
+
+    // Documents longer and shorter than a window, a blank one, multi-byte UTF-8: the engine's
+    // totals equal lm-eval's computation written above, and the word/byte measures its
+    // process_results definitions (words by re.split(r"\s+"), bytes as UTF-8).
+    void documentsScoreAsLmEvalScoresThem() {
+        const auto model = gp::test::tinyModel("llama", {{"vocab_size", 257}});
+        const std::string separator = "<|endoftext|>";
+        const std::vector<std::string> texts = {
+            "a b  c\tdone", "Once upon a time there was a long story that needs windows.",
+            "caf\xc3\xa9 \xc3\xbc"};
+        const std::string file = "  " + texts[0] + "\n" + separator + "\n" + texts[1] + "\n" +
+                                 separator + "\n \n" + separator + texts[2] + "\n";
+        const ByteTokenizer tokenizer;
+        const auto documents = gp::splitDocuments(tokenizer, file, separator, "docs.txt");
+        QCOMPARE(documents.size(), texts.size());
+        const int64_t positions = 16;
+        const gp::DocumentPerplexityResult result =
+            gp::evaluateDocuments(*model, documents, 256, positions, 3);
+
+        double loglikelihood = 0.0;
+        int64_t tokens = 0, words = 0, bytes = 0, windows = 0;
+        const std::regex whitespace("\\s+");
+        for (const std::string& text : texts) {
+            std::vector<int64_t> ids;
+            for (unsigned char c : text) ids.push_back(c);
+            for (const Pair& pair : lmEvalWindows(ids, 256, positions)) {
+                loglikelihood += continuationLogLikelihood(*model, pair);
+                ++windows;
+            }
+            tokens += int64_t(ids.size());
+            words += std::distance(
+                std::sregex_token_iterator(text.begin(), text.end(), whitespace, -1),
+                std::sregex_token_iterator());
+            bytes += int64_t(text.size());
+        }
+        QCOMPARE(result.documents, int64_t(3));
+        QCOMPARE(result.windows, windows);
+        QVERIFY(windows > 5);  // the long document needed several windows
+        QCOMPARE(result.tokens, tokens);
+        QCOMPARE(result.words, words);
+        QCOMPARE(result.words, int64_t(4 + 12 + 2));
+        QCOMPARE(result.bytes, bytes);
+        QVERIFY2(std::abs(result.loglikelihood - loglikelihood) <= 1e-5 * std::abs(loglikelihood),
+                 qPrintable(QString("%1 vs %2").arg(result.loglikelihood).arg(loglikelihood)));
+        QVERIFY(std::abs(result.nll - (-loglikelihood / double(tokens))) <= 1e-6);
+        QVERIFY(std::abs(result.wordPerplexity / std::exp(-loglikelihood / double(words)) - 1) <= 1e-5);
+        QVERIFY(std::abs(result.bytePerplexity / std::exp(-loglikelihood / double(bytes)) - 1) <= 1e-5);
+        QVERIFY(std::abs(result.bitsPerByte - (-loglikelihood / double(bytes) / std::log(2.0))) <= 1e-6);
+        // Nothing crosses a boundary: scoring the documents one by one sums to the same.
+        double alone = 0.0;
+        for (const gp::Document& document : documents)
+            alone += gp::evaluateDocuments(*model, {document}, 256, positions, 1).loglikelihood;
+        QVERIFY(std::abs(alone - result.loglikelihood) <= 1e-5 * std::abs(alone));
     }
 };
 

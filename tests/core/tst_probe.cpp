@@ -10,6 +10,7 @@
 #include "core/eval/calibration.h"
 #include "core/eval/perplexity.h"
 #include "core/prune/activation_norms.h"
+#include "core/prune/blockwise.h"
 #include "core/prune/gradient_probe.h"
 #include "core/prune/pruner.h"
 #include "core/prune/wanda_scores.h"
@@ -244,7 +245,7 @@ private Q_SLOTS:
             at::NoGradGuard noGrad;
             for (int64_t start = 0; start < 5; start += batchSize) {
                 const at::Tensor batch = windows.narrow(0, start, std::min<int64_t>(batchSize, 5 - start));
-                model->forward(batch.narrow(1, 0, 8));
+                model->forward(batch);  // every id, as Wanda feeds its samples
             }
         }
         model->setLinearInputTap({});
@@ -268,6 +269,57 @@ private Q_SLOTS:
         const WandaScoreSource scores(layers, norms);
         GP_COMPARE_TENSORS(scores.scores(0),
                            layers[0].matrix.abs() * norms.at(layers[0].name).unsqueeze(0), 0, 1e-6);
+    }
+
+    // Wanda, SparseGPT and the GradProbe library feed every id of a calibration sample and
+    // gather input statistics over every position, not over the L-1 inputs of next-token
+    // prediction. The `mlp` model's layer inputs over all 5 x 9 positions, worked out from its
+    // weights alone, against the whole-model pass, the block-wise pass and the sequential
+    // (pruned-inputs) scheme's norms.
+    void wandaNormsCoverEveryIdOfEveryWindow() {
+        auto model = test::tinyModel("mlp");
+        const std::vector<PrunableWeight> layers = model->prunableWeights(true);
+        const at::Tensor windows = test::tinyIds(5, 9, model->config().vocabSize, 11);
+        const WeightMap& w = model->weights();
+        auto weight = [&](const std::string& name) { return w.at(name).to(at::kDouble); };
+        // h0 = E[x]; per block: fc1 reads h, fc2 reads relu(W1 h + b1), h += W2 r + b2; the
+        // head reads the last h. Rows: every position of every window.
+        std::map<std::string, at::Tensor> inputs;
+        at::Tensor h = weight("embed.weight").index_select(0, windows.reshape({-1}));
+        for (int64_t b = 0; b < model->numBlocks(); ++b) {
+            const std::string prefix = "blocks." + std::to_string(b) + ".";
+            inputs[prefix + "fc1.weight"] = h;
+            const at::Tensor r = at::relu(at::matmul(h, weight(prefix + "fc1.weight").t()) +
+                                          weight(prefix + "fc1.bias"));
+            inputs[prefix + "fc2.weight"] = r;
+            h = h + at::matmul(r, weight(prefix + "fc2.weight").t()) + weight(prefix + "fc2.bias");
+        }
+        inputs["lm_head.weight"] = h;
+        QCOMPARE(layers.size(), inputs.size());
+
+        const auto whole = collectActivationNorms(*model, layers, windows, 2, NormStatistic::Paper);
+        const auto blockwise = collectActivationNormsBlockwise(*model, ComputeSpec{}, layers,
+                                                               windows, 2, NormStatistic::Paper);
+        std::map<std::string, at::Tensor> sequential;
+        pruneBlocksSequentially(
+            *model, ComputeSpec{}, layers, windows, 2, NormStatistic::Paper, true,
+            [&](const std::vector<int64_t>&, const std::vector<PrunableWeight>&,
+                const std::map<std::string, at::Tensor>& norms) {
+                for (const auto& [name, norm] : norms) sequential[name] = norm.clone();
+            });
+        for (const auto& [name, rows] : inputs) {
+            QCOMPARE(rows.size(0), int64_t(45));
+            const at::Tensor expected = rows.square().sum(0).sqrt();
+            GP_COMPARE_TENSORS(whole.at(name), expected, 1e-6, 1e-5);
+            GP_COMPARE_TENSORS(blockwise.at(name), expected, 1e-6, 1e-5);
+            GP_COMPARE_TENSORS(sequential.at(name), expected, 1e-6, 1e-5);
+            // Without the last id of each window the norms are measurably different.
+            const at::Tensor inputsOnly =
+                rows.reshape({5, 9, -1}).narrow(1, 0, 8).reshape({40, -1});
+            QVERIFY2(!test::allClose(whole.at(name), inputsOnly.square().sum(0).sqrt(), 1e-6,
+                                     1e-5),
+                     name.c_str());
+        }
     }
 
     void layerwiseProbeSeesEarlierLayersPruned() {

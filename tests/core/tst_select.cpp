@@ -614,6 +614,68 @@ private Q_SLOTS:
             QCOMPARE(int(events.fits.size()), int(source.layerCount()) + 1);
     }
 
+    // One threshold is reported only where one decides (global; a layer under the layer group);
+    // elsewhere each group's cut — the largest score it selects — is counted in its bin,
+    // against the masks and scores worked out here.
+    void histogramCutsAreEachGroupsLargestSelectedScore_data() {
+        QTest::addColumn<QString>("group");
+        for (const char* group : {"global", "layer", "row", "nm24"}) QTest::newRow(group) << group;
+    }
+    void histogramCutsAreEachGroupsLargestSelectedScore() {
+        QFETCH(QString, group);
+        const gp::TensorScoreSource source(makeLayers("heavy"));
+        gp::SelectionOptions options = optionsFor(group, 0.3);
+        options.histograms = true;
+        Recorder events;
+        const gp::Selection selection = gp::selectScores(source, options, &events);
+        const auto binOf = [](const gp::HistogramEvent& h, float v) {
+            for (size_t b = 0; b + 1 < h.binEdges.size(); ++b)
+                if (v >= h.binEdges[b] && v < h.binEdges[b + 1]) return int(b);
+            return -1;
+        };
+        // Cuts of the groups of layer i: [groups] largest selected score (-1: selects none).
+        const auto groupCuts = [&](int64_t i) {
+            const at::Tensor scores = source.scores(i).to(at::kFloat);
+            const at::Tensor chosen =
+                at::where(gp::layerMask(selection, source, i), scores, at::full({}, -1.f));
+            if (group == "row") return std::get<0>(chosen.max(1));
+            if (group == "nm24") return std::get<0>(chosen.reshape({-1, 4}).max(1));
+            return chosen.max().reshape({1});
+        };
+        std::vector<int64_t> wholeCuts(events.histograms.back().counts.size(), 0);
+        if (group == "layer")  // the whole model's cuts are the layers' own
+            for (int64_t i = 0; i < source.layerCount(); ++i)
+                ++wholeCuts[binOf(events.histograms.back(), groupCuts(i).item<float>())];
+        for (int64_t i = 0; i <= source.layerCount(); ++i) {
+            const gp::HistogramEvent& h = events.histograms[i];
+            const bool whole = i == source.layerCount();
+            const bool oneCut = group == "global" || (group == "layer" && !whole);
+            QCOMPARE(h.cutGroup.empty(), oneCut);
+            if (oneCut) {
+                QVERIFY(h.threshold > 0.0);
+                QVERIFY(h.cutCounts.empty());
+                if (group == "global") QCOMPARE(h.threshold, selection.threshold);
+                continue;
+            }
+            QCOMPARE(h.threshold, 0.0);
+            QCOMPARE(h.cutGroup, group == "nm24" ? std::string("nm") : group.toStdString());
+            QCOMPARE(h.cutCounts.size(), h.counts.size());
+            if (whole) {
+                QCOMPARE(h.cutCounts, wholeCuts);
+                continue;
+            }
+            std::vector<int64_t> expected(h.counts.size(), 0);
+            const at::Tensor cuts = groupCuts(i);
+            for (int64_t g = 0; g < cuts.numel(); ++g) {
+                const float cut = cuts[g].item<float>();
+                if (cut <= 0.f) continue;  // none selected, or an exact zero
+                ++expected[binOf(h, cut)];
+            }
+            QCOMPARE(h.cutCounts, expected);
+            for (size_t b = 0; b < expected.size(); ++b) wholeCuts[b] += expected[b];
+        }
+    }
+
     // Four bins per octave (the two leading mantissa bits): 0.3 = 1.2 * 2^-2 and 0.31 share one,
     // 0.35 = 1.4 * 2^-2 and 0.6 = 1.2 * 2^-1 do not.
     void histogramBinsAreLogSpaced() {

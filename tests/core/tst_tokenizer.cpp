@@ -18,6 +18,8 @@
 
 #include "core/runtime/error.h"
 #include "core/tokenizer/bpe_trainer.h"
+#include "core/tokenizer/llama2c_tokenizer.h"
+#include "core/tokenizer/sentencepiece_json.h"
 #include "core/tokenizer/tokenizer.h"
 #include "tests/support/test_support.h"
 
@@ -308,7 +310,24 @@ std::vector<std::pair<int32_t, int32_t>> naiveMerges(const std::string& text, si
     return merges;
 }
 
+// The stripped, non-empty pieces of `text` between separators.
+std::vector<std::string> splitStories(const std::string& text, const std::string& separator) {
+    const char* space = " \t\n\r\v\f";
+    std::vector<std::string> stories;
+    for (size_t begin = 0; begin <= text.size();) {
+        size_t end = text.find(separator, begin);
+        if (end == std::string::npos) end = text.size();
+        const std::string piece = text.substr(begin, end - begin);
+        const size_t first = piece.find_first_not_of(space);
+        if (first != std::string::npos)
+            stories.push_back(piece.substr(first, piece.find_last_not_of(space) + 1 - first));
+        begin = end + separator.size();
+    }
+    return stories;
+}
+
 }  // namespace
+
 
 class TestTokenizer : public QObject {
     Q_OBJECT
@@ -592,6 +611,56 @@ private Q_SLOTS:
         }
         QCOMPARE(count, size_t(69));
         QCOMPARE(total, size_t(22222));
+    }
+
+    // SentencePiece pieces -> merges, checked by hand. By score: "ab" (-1) before "abc" (-2),
+    // whose two splits "ab"+"c" (longer left part) and "a"+"bc" follow; "bc" (-3) last. By id
+    // (all scores equal): "bc" (id 4) before "ab" (id 5) before "abc" (id 6) (shorter left part
+    // first); pieces with a part outside the vocabulary give no merge.
+    void sentencePieceMergeOrder() {
+        using Pairs = std::vector<std::pair<std::string, std::string>>;
+        const std::vector<std::string> pieces = {"<unk>", "a", "b", "c", "bc", "ab", "abc", "xy"};
+        const std::vector<float> scores = {0, 0, 0, 0, -3, -1, -2, -4};
+        QCOMPARE(gp::sentencePieceMerges(pieces, scores),
+                 (Pairs{{"a", "b"}, {"ab", "c"}, {"a", "bc"}, {"b", "c"}}));
+        const std::vector<float> flat(pieces.size(), -1000.0f);
+        QCOMPARE(gp::sentencePieceMerges(pieces, flat),
+                 (Pairs{{"b", "c"}, {"a", "b"}, {"a", "bc"}, {"ab", "c"}}));
+        QCOMPARE(gp::sentencePieceMerges(pieces, {}), gp::sentencePieceMerges(pieces, flat));
+        // Code points, not bytes: "é" is never cut.
+        QCOMPARE(gp::sentencePieceMerges({"<unk>", "\xC3\xA9", "x", "\xC3\xA9x"}, {}),
+                 (Pairs{{"\xC3\xA9", "x"}}));
+    }
+
+    // stories260K's tok512.bin written as tokenizer.json encodes every story of TinyStories
+    // (the 69 of the canonical file and the first 300 paragraphs of the validation text) to the
+    // same ids as run.c's algorithm on the .bin, and decodes them back to the same text.
+    void llama2cAsTokenizerJson() {
+        GP_REQUIRE_DATA(path, "stories260K/tok512.bin");
+        GP_REQUIRE_DATA(stories, "tinystories/TinyStories-valid.first69.txt");
+        GP_REQUIRE_DATA(validation, "tinystories/tinystories_val.txt");
+        const auto bin = gp::parseLlama2cTokenizer(readFile(path), 512, path);
+        const std::string jsonText = gp::sentencePieceTokenizerJson(bin->sentencePieceVocab());
+        const auto json = gp::tokenizerFromJsonText(jsonText, "tokenizer.json");
+        QCOMPARE(json->vocabSize(), 512);
+        QCOMPARE(json->bosId(), std::optional<int32_t>(1));
+        QCOMPARE(json->eosId(), std::optional<int32_t>(2));
+        std::vector<std::string> texts = splitStories(readFile(stories), "<|endoftext|>");
+        QCOMPARE(texts.size(), size_t(69));
+        std::vector<std::string> paragraphs = splitStories(readFile(validation), "\n\n");
+        paragraphs.resize(std::min<size_t>(paragraphs.size(), 300));
+        texts.insert(texts.end(), paragraphs.begin(), paragraphs.end());
+        texts.push_back("Lily's cat!\nThe end. \xC3\xA9\xF0\x9F\x9A\x80  two  spaces ");
+        size_t tokens = 0;
+        for (const std::string& text : texts) {
+            const Ids expected = bin->encode(text);
+            const Ids ids = json->encode(text);
+            if (ids != expected) COMPARE_IDS(ids, expected);
+            QCOMPARE(json->decode(ids), bin->decode(expected));
+            tokens += ids.size();
+        }
+        qInfo("tok512.bin and its tokenizer.json: identical ids on %zu texts (%zu tokens)",
+              texts.size(), tokens);
     }
 
     // ---- the byte-level BPE trainer ----

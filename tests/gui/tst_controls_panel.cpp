@@ -201,7 +201,7 @@ void TestControlsPanel::labelsUseFlagWords() {
         "--method", "--sparsity",        "--group",     "--select",        "--schedule",
         "--probe",  "--probe-threshold", "--reduction", "--probe-batches", "--calib",
         "--eval",   "--nsamples",        "--seqlen",    "--seed",          "--device",
-        "--dtype",  "--eval-max-windows"};
+        "--dtype",  "--eval-max-windows", "--threads"};
     QString tips;
     for (const QWidget* widget : panel.findChildren<QWidget*>()) tips += widget->toolTip() + '\n';
     for (const QString& flag : flags)

@@ -6,9 +6,11 @@
 #include <QAbstractItemModelTester>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QSpinBox>
 #include <QDropEvent>
 #include <QElapsedTimer>
 #include <QImage>
+#include <QLabel>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QPlainTextEdit>
@@ -83,6 +85,7 @@ private Q_SLOTS:
     void runFillsEveryPlot();
     void statisticalBesideExact();
     void previewMatchesRun();
+    void histogramsDrawOnlyTrueThresholds();
     void eventLoopServesTimersDuringRun();
     void cancelRestoresWeights();
     void badModelFileShowsDialog();
@@ -112,7 +115,7 @@ void TestMainWindow::initTestCase() {
     QVERIFY(m_window->openModel(demoModel()));
     QVERIFY2(opened.wait(kJobMs),
              errors.isEmpty() ? "not opened" : qPrintable(errors.at(0).at(0).toString()));
-    QTRY_VERIFY(!m_window->controller()->isBusy());
+    QTRY_VERIFY_WITH_TIMEOUT(!m_window->controller()->isBusy(), kJobMs);
 }
 
 void TestMainWindow::cleanupTestCase() {
@@ -379,6 +382,54 @@ void TestMainWindow::layerTargetsFromTheTable() {
     QVERIFY(window.session()->pruneOptions().layerTargets.empty());
 }
 
+// Under row (or layer, N:M) groups no single threshold exists: the whole-model histogram draws
+// no line and no pruned region but the distribution of the groups' cuts; a global run draws its
+// threshold where the engine put it; a layer keeps its own cut under the layer group.
+void TestMainWindow::histogramsDrawOnlyTrueThresholds() {
+    MainWindow& window = *m_window;
+    HistogramPlot* plot = window.modelHistogram();
+    QCOMPARE(plot->layer(), QString());
+
+    PruneOptions rows = magnitudeRun(0.5, "exact", false);
+    rows.group = "row";
+    const auto rowResult = run(rows);
+    QVERIFY(rowResult);
+    QVERIFY(!plot->thresholdVisible());
+    QVERIFY(!plot->regionVisible());
+    QVERIFY(plot->cutPointCount() > 0);
+    QCOMPARE(plot->cutLegend(), QString("row cuts (right axis)"));
+    const HistogramEvent& whole = rowResult->histograms.back();
+    QCOMPARE(whole.layer, std::string());
+    int64_t cuts = whole.zeroCuts, outputRows = 0;
+    for (int64_t count : whole.cutCounts) cuts += count;
+    for (const LayerInfo& layer : window.session()->model().prunableLayers)
+        outputRows += layer.shape[0];
+    QCOMPARE(cuts, outputRows);  // every row selects half of its weights: one cut each
+
+    PruneOptions layers = magnitudeRun(0.5, "exact", false);
+    layers.group = "layer";
+    const auto layerResult = run(layers);
+    QVERIFY(layerResult);
+    QVERIFY(!plot->thresholdVisible());
+    QCOMPARE(plot->cutLegend(), QString("layer cuts (right axis)"));
+    HistogramPlot single;
+    single.showResult(*layerResult);
+    const HistogramEvent& first = layerResult->histograms.front();
+    single.setLayer(QString::fromStdString(first.layer));
+    QVERIFY(first.threshold > 0.0);
+    QVERIFY(single.thresholdVisible());
+    QCOMPARE(single.thresholdX(), first.threshold);
+    QCOMPARE(single.cutPointCount(), 0);
+
+    const auto global = run(magnitudeRun(0.5, "exact", false));
+    QVERIFY(global);
+    QVERIFY(global->threshold > 0.0);
+    QVERIFY(plot->thresholdVisible());
+    QCOMPARE(plot->thresholdX(), global->threshold);
+    QCOMPARE(plot->shadedUpTo(), global->threshold);
+    QCOMPARE(plot->cutPointCount(), 0);
+}
+
 void TestMainWindow::eventLoopServesTimersDuringRun() {
     MainWindow& window = *m_window;
     // Long enough (perplexity before and after on a few windows) for the timer to tick often.
@@ -430,13 +481,13 @@ void TestMainWindow::cancelRestoresWeights() {
     QSignalSpy applied(window.controller(), &RunController::runApplied);
     QVERIFY(window.controller()->restoreOriginal());
     QVERIFY(applied.wait(kJobMs));
-    QTRY_VERIFY(!window.controller()->isBusy());
+    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
     const double before = evaluate();
     QVERIFY(before > 1.0);
     QSignalSpy fingerprints(window.controller(), &RunController::fingerprinted);
     QVERIFY(window.controller()->fingerprint());
     QVERIFY(fingerprints.wait(kJobMs));
-    QTRY_VERIFY(!window.controller()->isBusy());
+    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
     const int runsBefore = window.runHistory()->rowCount();
 
     // The user presses Cancel while the selection works (sent from the engine's thread so the
@@ -466,7 +517,7 @@ void TestMainWindow::cancelRestoresWeights() {
     QVERIFY(fingerprints.wait(kJobMs));
     QCOMPARE(fingerprints.at(1).at(0).toString(),
              fingerprints.at(0).at(0).toString());  // bit for bit
-    QTRY_VERIFY(!window.controller()->isBusy());
+    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
 }
 
 void TestMainWindow::badModelFileShowsDialog() {
@@ -495,7 +546,7 @@ void TestMainWindow::badModelFileShowsDialog() {
     QVERIFY2(dialogText.contains("File: " + path), qPrintable(dialogText));
     QVERIFY2(dialogText.contains("Problem: "), qPrintable(dialogText));
     QTRY_VERIFY(window.findChild<QMessageBox*>("errorDialog") == nullptr);  // closed and deleted
-    QTRY_VERIFY(!window.controller()->isBusy());
+    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
     QCOMPARE(window.session()->model().path, modelBefore);  // the open model stays
     QVERIFY(window.isVisible());
 }
@@ -520,7 +571,7 @@ void TestMainWindow::exportsModelAndReport() {
     QVERIFY(window.exportModel(options));
     QVERIFY2(exported.wait(kJobMs),
              errors.isEmpty() ? "no export" : qPrintable(errors.at(0).at(0).toString()));
-    QTRY_VERIFY(!window.controller()->isBusy());
+    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
     const QDir folder(m_dir.filePath("exported"));
     QVERIFY(folder.exists("config.json"));
     QVERIFY(folder.exists("model.safetensors"));
@@ -531,7 +582,7 @@ void TestMainWindow::exportsModelAndReport() {
     QVERIFY(window.writeReport(m_dir.filePath("report")));
     QVERIFY2(written.wait(kJobMs),
              errors.isEmpty() ? "no report" : qPrintable(errors.last().at(0).toString()));
-    QTRY_VERIFY(!window.controller()->isBusy());
+    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
     QFile json(m_dir.filePath("report/report.json"));
     QVERIFY(json.open(QIODevice::ReadOnly));
     const QByteArray record = json.readAll();
@@ -548,8 +599,21 @@ void TestMainWindow::exportsModelAndReport() {
     QSignalSpy opened(&window, &MainWindow::modelOpened);
     QVERIFY(window.openModel(folder.path()));
     QVERIFY(opened.wait(kJobMs));
-    QTRY_VERIFY(!window.controller()->isBusy());
+    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
     QCOMPARE(window.layerTable()->rowCount(), layers);
+    // Its masks are found in gradprobe/, and where earlier exports put them (beside the weights).
+    const auto summary = [&] { return window.findChild<QLabel*>("summary")->text(); };
+    QCOMPARE(QString::fromStdString(window.session()->model().maskPath),
+             folder.filePath("gradprobe/masks.safetensors"));
+    QVERIFY2(summary().contains("masks.safetensors (35 layers)"), qPrintable(summary()));
+    QVERIFY(QFile::rename(folder.filePath("gradprobe/masks.safetensors"),
+                          folder.filePath("gradprobe_masks.safetensors")));
+    QVERIFY(window.openModel(folder.path()));
+    QVERIFY(opened.wait(kJobMs));
+    QTRY_VERIFY(!window.controller()->isBusy());
+    QCOMPARE(QString::fromStdString(window.session()->model().maskPath),
+             folder.filePath("gradprobe_masks.safetensors"));
+    QVERIFY2(summary().contains("gradprobe_masks.safetensors (35 layers)"), qPrintable(summary()));
 }
 
 void TestMainWindow::settingsPersist() {
@@ -559,12 +623,15 @@ void TestMainWindow::settingsPersist() {
         window.controls()->findChild<QComboBox*>("method")->setCurrentIndex(1);  // WANDA
         window.controls()->sparsitySpinBox()->setValue(33.3);
         window.controls()->findChild<QComboBox*>("schedule")->setCurrentIndex(2);  // iterative
+        window.controls()->findChild<QSpinBox*>("threads")->setValue(3);
     }
     MainWindow again(settings);
     const PruneOptions options = again.controls()->pruneOptions();
     QCOMPARE(options.method, std::string("wanda"));
     QCOMPARE(options.sparsity, 0.333);
     QCOMPARE(options.schedule, std::string("iterative"));
+    QCOMPARE(again.controls()->threads(), 3);
+    QCOMPARE(again.session()->threads(), 3);
     QVERIFY(!again.session()->isFirstStart());
 }
 
@@ -588,7 +655,7 @@ void TestMainWindow::dropOpensModel() {
     refused.setAccepted(false);
     QApplication::sendEvent(&window, &refused);
     QVERIFY(!refused.isAccepted());
-    QTRY_VERIFY(!window.controller()->isBusy());
+    QTRY_VERIFY_WITH_TIMEOUT(!window.controller()->isBusy(), kJobMs);
 }
 
 QTEST_MAIN(TestMainWindow)

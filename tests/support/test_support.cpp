@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/runtime/allocator.h"
+#include "core/runtime/error.h"
 
 namespace gp::test {
 
@@ -79,6 +80,15 @@ void writeBytes(const std::string& path, const std::string& bytes) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), std::streamsize(bytes.size()));
     QVERIFY2(out.good(), path.c_str());
+}
+
+std::string errorMessageOf(const std::function<void()>& action) {
+    try {
+        action();
+    } catch (const gp::Error& error) {
+        return error.what();
+    }
+    return {};
 }
 
 }  // namespace gp::test

@@ -4,9 +4,28 @@
 #include <ATen/ATen.h>
 #include <QtTest/QtTest>
 
+#include <filesystem>
+#include <functional>
 #include <string>
 
 namespace gp::test {
+
+// A temporary folder that hands out fresh, numbered paths inside it ("name-1", "name-2", ...).
+class ScratchFolder {
+public:
+    bool isValid() const { return m_dir.isValid(); }
+    std::filesystem::path fresh(const std::string& name) {
+        return std::filesystem::path(m_dir.path().toStdString()) /
+               (name + "-" + std::to_string(++m_counter));
+    }
+
+private:
+    QTemporaryDir m_dir;
+    int m_counter = 0;
+};
+
+// The message of the gp::Error that `action` throws, or "" when it throws none.
+std::string errorMessageOf(const std::function<void()>& action);
 
 // $GRADPROBE_DATA (../shared/data in CI), or "" when unset.
 std::string dataDir();

@@ -14,6 +14,13 @@ double normalCdf(double x, double mean, double stddev) {
     return 0.5 * std::erfc(-(x - mean) / (stddev * std::sqrt(2.0)));
 }
 
+// What one count of the cut distribution is, in the user's words.
+QString cutNoun(const std::string& group) {
+    if (group == "layer") return QObject::tr("layer cuts");
+    if (group == "row") return QObject::tr("row cuts");
+    return QObject::tr("N:M group cuts");
+}
+
 QString titleFor(const QString& layer) {
     return layer.isEmpty() ? QObject::tr("Importance — whole model")
                            : QObject::tr("Importance — %1").arg(layer);
@@ -54,6 +61,13 @@ HistogramPlot::HistogramPlot(QWidget* parent) : PlotView(titleFor({}), parent) {
     m_fit = plot->addGraph();
     m_fit->setName(tr("normal fit"));
     m_fit->setPen(QPen(palette::fit(), 1.6, Qt::DashLine));
+
+    m_cuts = plot->addGraph(plot->xAxis, plot->yAxis2);
+    m_cuts->setLineStyle(QCPGraph::lsStepLeft);
+    m_cuts->setPen(QPen(palette::threshold(), 1.6, Qt::DotLine));
+    m_cuts->setVisible(false);
+    m_cuts->removeFromLegend();
+    plot->yAxis2->setLabel(tr("groups whose cut is in the bin"));
 
     m_threshold = new QCPItemStraightLine(plot);
     m_threshold->setPen(QPen(palette::threshold(), 1.8));
@@ -102,6 +116,10 @@ void HistogramPlot::redraw() {
     m_all->data()->clear();
     m_pruned->data()->clear();
     m_fit->data()->clear();
+    m_cuts->data()->clear();
+    m_cuts->setVisible(false);
+    m_cuts->removeFromLegend();
+    customPlot()->yAxis2->setVisible(false);
     m_threshold->setVisible(false);
     m_region->setVisible(false);
     const auto found = m_histograms.find(m_layer.toStdString());
@@ -117,7 +135,10 @@ void HistogramPlot::redraw() {
     drawHistogram(histogram);
     const auto fit = m_fits.find(histogram.layer);
     if (fit != m_fits.end() && fit->second.stddev > 0.0) drawFit(histogram, fit->second);
-    drawThreshold(histogram);
+    if (histogram.cutGroup.empty())
+        drawThreshold(histogram);
+    else
+        drawCuts(histogram);
     markDirty();
 }
 
@@ -174,6 +195,32 @@ void HistogramPlot::drawThreshold(const HistogramEvent& histogram) {
     m_region->setVisible(true);
 }
 
+void HistogramPlot::drawCuts(const HistogramEvent& histogram) {
+    const std::vector<double>& edges = histogram.binEdges;
+    const size_t bins = std::min(histogram.cutCounts.size(), edges.size() - 1);
+    if (bins == 0) return;
+    int64_t highest = 1, groups = histogram.zeroCuts;
+    for (size_t i = 0; i < bins; ++i) {
+        m_cuts->addData(edges[i], double(histogram.cutCounts[i]));
+        highest = std::max(highest, histogram.cutCounts[i]);
+        groups += histogram.cutCounts[i];
+    }
+    m_cuts->addData(edges[bins], double(histogram.cutCounts[bins - 1]));
+    const QString noun = cutNoun(histogram.cutGroup);
+    m_cuts->setName(tr("%1 (right axis)").arg(noun));
+    m_cuts->setVisible(true);
+    m_cuts->addToLegend();
+    QCPAxis* right = customPlot()->yAxis2;
+    right->setVisible(true);
+    right->setRange(0.0, double(highest) * 1.25);
+    // Shorter than the one-threshold subtitle: the cuts are the news here.
+    setSubtitle(tr("%L1 weights, %L2 %3, no single threshold; zeros: %L4")
+                    .arg(histogram.total)
+                    .arg(groups)
+                    .arg(noun)
+                    .arg(histogram.zeros));
+}
+
 int HistogramPlot::binCount() const {
     const auto found = m_histograms.find(m_layer.toStdString());
     return found == m_histograms.end() ? 0 : int(found->second.counts.size());
@@ -194,6 +241,15 @@ double HistogramPlot::fitValueAt(int bin) const {
 
 bool HistogramPlot::thresholdVisible() const {
     return m_threshold->visible();
+}
+bool HistogramPlot::regionVisible() const {
+    return m_region->visible();
+}
+int HistogramPlot::cutPointCount() const {
+    return m_cuts->visible() ? m_cuts->data()->size() : 0;
+}
+QString HistogramPlot::cutLegend() const {
+    return m_cuts->visible() ? m_cuts->name() : QString();
 }
 double HistogramPlot::thresholdX() const {
     return m_threshold->point1->coords().x();

@@ -13,6 +13,7 @@
 
 #include "core/model/causal_lm.h"
 #include "core/prune/input_statistics.h"
+#include "core/prune/layer_statistics.h"
 #include "core/runtime/cancel.h"
 #include "core/runtime/observer.h"
 
@@ -28,15 +29,14 @@ NormStatistic parseNormStatistic(const std::string& text);
 // The running statistic of a set of layers: the model's tap adds every linear input of theirs to
 // this batch's fp64 sums of squares; endBatch() folds them into the statistic, in batch order
 // (so a block-wise pass that feeds the same batches in the same order gets the same bits).
-class NormAccumulator final : public InputStatistic {
+class NormAccumulator final : public LayerStatistics {
 public:
     NormAccumulator(const std::vector<PrunableWeight>& layers, at::Device device,
                     NormStatistic statistic);
-    // A tap for CausalLM::setLinearInputTap; ignores layers it was not given. Keeps a reference.
     LinearInputTap tap() override;
     void endBatch() override;
     // fp32 [in] norms by layer name, on `device`.
-    std::map<std::string, at::Tensor> finish();
+    std::map<std::string, at::Tensor> finish() override;
 
 private:
     NormStatistic m_statistic;

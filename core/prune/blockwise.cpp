@@ -280,7 +280,7 @@ std::vector<at::Tensor> recordGradientMaximaBlockwise(
 
 void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
                              const std::vector<PrunableWeight>& layers, const at::Tensor& windows,
-                             int64_t batchSize, NormStatistic statistic, bool withNorms,
+                             int64_t batchSize, const StatisticsFactory& statistics,
                              const BlockPruner& pruneBlock, ObserverRef observer,
                              const CancelToken* cancel) {
     at::NoGradGuard noGrad;
@@ -288,23 +288,23 @@ void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
     ResidentTensors globals(model, globalTensorNames(model), compute);
     // Magnitude needs no activations: then no states are carried at all.
     std::vector<at::Tensor> states;
-    if (withNorms) states = embedStatisticsBatches(model, windows.to(compute.device), batchSize);
+    if (statistics) states = embedStatisticsBatches(model, windows.to(compute.device), batchSize);
 
     auto pruneResident = [&](int64_t block, const std::function<void(const at::Tensor&)>& pass) {
         const auto found = byBlock.find(block);
         if (found == byBlock.end()) return;
         const std::vector<PrunableWeight> resident = currentViews(model, layers, found->second);
-        std::map<std::string, at::Tensor> norms;
-        if (withNorms) {
-            NormAccumulator accumulator(resident, compute.device, statistic);
-            const TapScope tapped(model, accumulator.tap());
+        std::map<std::string, at::Tensor> collected;
+        if (statistics) {
+            const std::unique_ptr<LayerStatistics> accumulator = statistics(resident);
+            const TapScope tapped(model, accumulator->tap());
             for (const at::Tensor& state : states) {
                 pass(state);
-                accumulator.endBatch();
+                accumulator->endBatch();
             }
-            norms = accumulator.finish();
+            collected = accumulator->finish();
         }
-        pruneBlock(found->second, resident, norms);
+        pruneBlock(found->second, resident, collected);
     };
     for (int64_t block = 0; block < model.numBlocks(); ++block) {
         throwIfCancelled(cancel);

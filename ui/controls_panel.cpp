@@ -75,6 +75,12 @@ ControlsPanel::ControlsPanel(QWidget* parent) : QWidget(parent) {
     connect(m_cancel, &QPushButton::clicked, this, &ControlsPanel::cancelRequested);
 
     // Any edit of a run setting; the sparsity has its own signal too (it drives the preview).
+    // SparseGPT prunes per layer or N:M: a global or row group switches to layer, visibly.
+    connect(m_method, &QComboBox::currentIndexChanged, this, [this] {
+        const std::string group = wordOf(m_group);
+        if (wordOf(m_method) == "sparsegpt" && group != "layer" && group != "nm")
+            selectWord(m_group, "layer");
+    });
     for (QComboBox* box : {m_method, m_schedule, m_group, m_select})
         connect(box, &QComboBox::currentIndexChanged, this, [this] {
             updateEnabled();
@@ -139,8 +145,11 @@ QWidget* ControlsPanel::buildTargetBox() {
 QWidget* ControlsPanel::buildScoreBox() {
     auto* box = new QGroupBox(tr("Method"));
     auto* form = new QFormLayout(box);
-    m_method = wordBox("method", {{"Magnitude", "magnitude"}, {"WANDA", "wanda"}});
-    m_method->setToolTip(tr("--method: importance score"));
+    m_method = wordBox("method", {{"Magnitude", "magnitude"},
+                                  {"WANDA", "wanda"},
+                                  {"SparseGPT", "sparsegpt"}});
+    m_method->setToolTip(tr("--method: importance score, or SparseGPT's reconstruction (groups "
+                            "layer or N:M)"));
     form->addRow(tr("Method"), m_method);
     m_schedule =
         wordBox("schedule",

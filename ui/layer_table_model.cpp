@@ -40,7 +40,10 @@ LayerTableModel::LayerTableModel(StudioSession* session, QObject* parent)
     });
     connect(session, &StudioSession::layerChanged, this, [this](int row) {
         if (row >= 0 && row < rowCount())
-            Q_EMIT dataChanged(index(row, Predicted), index(row, Restored));
+            Q_EMIT dataChanged(index(row, Predicted), index(row, Error));
+    });
+    connect(session, &StudioSession::pruneOptionsChanged, this, [this] {
+        if (rowCount() > 0) Q_EMIT dataChanged(index(0, Target), index(rowCount() - 1, Target));
     });
     connect(session, &StudioSession::previewChanged, this, [this] {
         if (rowCount() > 0)
@@ -71,15 +74,21 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
                 return QVariant::fromValue<qlonglong>(layer.info.numel);
             case Predicted:
                 return layer.predicted;
+            case Target:
+                return m_session->targetOf(layer.info.name);
             case Sparsity:
                 return layer.sparsity;
             case Pruned:
                 return QVariant::fromValue<qlonglong>(layer.pruned);
             case Restored:
                 return QVariant::fromValue<qlonglong>(layer.restored);
+            case Error:
+                return layer.error;
         }
         return {};
     }
+    if (role == Qt::EditRole && index.column() == Target)
+        return 100.0 * m_session->targetOf(layer.info.name);
     if (role == Qt::ToolTipRole && index.column() == Name)
         return QString::fromStdString(layer.info.name) + partsTip(layer.info);
     if (role != Qt::DisplayRole) return {};
@@ -95,12 +104,16 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
             return QLocale().toString(qlonglong(layer.info.numel));
         case Predicted:
             return layer.predicted < 0.0 ? QString() : percent(layer.predicted);
+        case Target:
+            return percent(m_session->targetOf(layer.info.name));
         case Sparsity:
             return percent(layer.sparsity);
         case Pruned:
             return QLocale().toString(qlonglong(layer.pruned));
         case Restored:
             return QLocale().toString(qlonglong(layer.restored));
+        case Error:
+            return layer.error < 0.0 ? QString() : QString::number(layer.error, 'g', 4);
     }
     return {};
 }
@@ -110,15 +123,39 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
     if (role == Qt::ToolTipRole) {
         static const char* const kTips[ColumnCount] = {
             "checkpoint tensor name",        "[out, in]",
-            "weights in the layer",          "sparsity the slider's target would give (no run)",
+            "weights in the layer",          "sparsity the targets would give (no run)",
+            "the next run's target for this layer (edit it; the rest follow the slider)",
             "zeros after the run shown",     "weights set to zero by the run",
-            "candidates the probe gave back"};
+            "candidates the probe gave back",
+            "SparseGPT: the layer's reconstruction error, sum of (w - q)^2 / [H^-1]_jj^2 / 2"};
         return tr(kTips[section]);
     }
     if (role != Qt::DisplayRole) return {};
     static const char* const kTitles[ColumnCount] = {
-        "Layer", "Shape", "Parameters", "Predicted", "Sparsity", "Pruned", "Restored"};
+        "Layer", "Shape", "Parameters", "Predicted", "Target", "Sparsity", "Pruned", "Restored", "Error"};
     return tr(kTitles[section]);
+}
+
+Qt::ItemFlags LayerTableModel::flags(const QModelIndex& index) const {
+    Qt::ItemFlags flags = QAbstractTableModel::flags(index);
+    if (index.isValid() && index.column() == Target) flags |= Qt::ItemIsEditable;
+    return flags;
+}
+
+bool LayerTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
+    if (role != Qt::EditRole || !index.isValid() || index.column() != Target ||
+        index.row() >= rowCount())
+        return false;
+    QString text = value.toString().trimmed();
+    text.remove('%');
+    bool ok = false;
+    const double percentValue = QLocale().toDouble(text.trimmed(), &ok);
+    const double parsed = ok ? percentValue : text.trimmed().toDouble(&ok);
+    if (!ok || !(parsed >= 0.0 && parsed < 100.0)) return false;
+    std::map<std::string, double> targets = m_session->pruneOptions().layerTargets;
+    targets[m_session->layers()[size_t(index.row())].info.name] = parsed / 100.0;
+    m_session->setLayerTargets(std::move(targets));
+    return true;
 }
 
 }  // namespace gp::ui

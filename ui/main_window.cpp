@@ -48,7 +48,7 @@ constexpr int kStatusMs = 6000;
 
 bool samePreview(const PreviewOptions& a, const PreviewOptions& b) {
     return a.sparsity == b.sparsity && a.method == b.method && a.group == b.group &&
-           a.nmN == b.nmN && a.nmM == b.nmM;
+           a.nmN == b.nmN && a.nmM == b.nmM && a.layerTargets == b.layerTargets && a.owl == b.owl;
 }
 
 QString localPathOf(const QMimeData* mime) {
@@ -139,6 +139,20 @@ QWidget* MainWindow::buildModelPanel() {
     connect(m_layerModel, &QAbstractItemModel::modelReset, m_layerView,
             [this] { m_layerView->resizeColumnsToContents(); });
     layout->addWidget(m_layerView, 1);
+    // The Target column is editable; OWL's allocation is a one-click starting point.
+    auto* targetButtons = new QHBoxLayout;
+    auto* owl = new QPushButton(tr("OWL targets"));
+    owl->setObjectName("owlTargets");
+    owl->setToolTip(tr("--layer-sparsity owl: per-layer targets from each block's WANDA outliers "
+                       "around the slider's sparsity (needs an earlier WANDA run's norms)"));
+    auto* uniform = new QPushButton(tr("Uniform targets"));
+    uniform->setObjectName("uniformTargets");
+    targetButtons->addWidget(owl);
+    targetButtons->addWidget(uniform);
+    targetButtons->addStretch(1);
+    layout->addLayout(targetButtons);
+    connect(owl, &QPushButton::clicked, this, &MainWindow::requestOwlTargets);
+    connect(uniform, &QPushButton::clicked, this, [this] { m_session->setLayerTargets({}); });
 
     m_sideTabs = new QTabWidget;
     auto* runs = new QWidget;
@@ -288,6 +302,7 @@ void MainWindow::connectWorker() {
             [this](quint64, const gp::Preview& preview) { onPreview(preview); });
     connect(m_controller, &RunController::previewFailed, this,
             [this](quint64, const gp::ui::RunFailure& failure) {
+                m_owlRequested = false;
                 statusBar()->showMessage(tr("No preview: %1").arg(failure.problem), kStatusMs);
             });
 
@@ -370,6 +385,7 @@ void MainWindow::connectSession() {
         m_searchPlot->setGroup(m_session->pruneOptions().group == "layer" ? layer : QString());
     });
     connect(m_session, &StudioSession::appliedRunChanged, this, [this] { updateSummary(); });
+    connect(m_session, &StudioSession::layerTargetsChanged, this, &MainWindow::requestPreview);
     connect(m_layerView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             [this](const QModelIndex& current) {
                 m_session->setSelectedLayer(current.data(LayerTableModel::NameRole).toString());
@@ -590,7 +606,25 @@ void MainWindow::showRun(const PruneResult& result) {
     if (m_session->hasPreview()) m_layerPlot->setPredicted(m_session->preview().layerSparsity);
 }
 
+void MainWindow::requestOwlTargets() {
+    if (!m_session->hasModel()) return;
+    PreviewOptions options = m_session->previewOptions();
+    options.layerTargets.clear();
+    options.owl = true;
+    m_owlRequested = true;
+    m_lastPreview = options;
+    m_previewRequested = true;
+    m_controller->requestPreview(options);
+}
+
 void MainWindow::onPreview(const gp::Preview& preview) {
+    if (m_owlRequested && preview.layerTargets.size() == m_session->layers().size()) {
+        m_owlRequested = false;
+        std::map<std::string, double> targets;
+        for (size_t i = 0; i < preview.layerTargets.size(); ++i)
+            targets[m_session->layers()[i].info.name] = preview.layerTargets[i];
+        m_session->setLayerTargets(std::move(targets));  // predicts again with these
+    }
     m_session->setPreview(preview);
     for (const HistogramEvent& histogram : preview.histograms) {
         m_layerHistogram->addHistogram(histogram);

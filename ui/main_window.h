@@ -112,6 +112,8 @@ private:
     void showRun(const PruneResult& result);
     void showError(const gp::ui::RunFailure& failure);
     void requestPreview();
+    // OWL's per-layer targets as the table's, from a preview that computes them.
+    void requestOwlTargets();
     void revertToSelectedRun();
     void askExportModel();
     void askWriteReport();
@@ -147,6 +149,7 @@ private:
     QTimer m_replotClock;
     PreviewOptions m_lastPreview;
     bool m_previewRequested = false;
+    bool m_owlRequested = false;
     int m_exportingRun = -1;  // the run whose weights the export in progress writes
 };
 

@@ -108,8 +108,23 @@ void StudioSession::saveSettings() {
 }
 
 void StudioSession::setPruneOptions(const PruneOptions& options) {
+    std::map<std::string, double> targets = std::move(m_prune.layerTargets);
     m_prune = options;
+    m_prune.layerTargets = std::move(targets);  // the layer table's, not the controls'
     Q_EMIT pruneOptionsChanged();
+}
+
+void StudioSession::setLayerTargets(std::map<std::string, double> targets) {
+    m_prune.layerTargets = std::move(targets);
+    Q_EMIT pruneOptionsChanged();
+    Q_EMIT layerTargetsChanged();
+}
+
+double StudioSession::targetOf(const std::string& layer) const {
+    const auto found = m_prune.layerTargets.find(layer);
+    if (found != m_prune.layerTargets.end()) return found->second;
+    if (m_prune.group == "nm" && m_prune.nmM > 0) return 1.0 - double(m_prune.nmN) / double(m_prune.nmM);
+    return m_prune.sparsity;
 }
 
 void StudioSession::setLoadOptions(const LoadOptions& options) {
@@ -124,6 +139,7 @@ PreviewOptions StudioSession::previewOptions() const {
     preview.group = m_prune.group;
     preview.nmN = m_prune.nmN;
     preview.nmM = m_prune.nmM;
+    preview.layerTargets = m_prune.layerTargets;
     return preview;
 }
 
@@ -168,6 +184,7 @@ void StudioSession::applyLayerResult(const LayerResultEvent& event) {
     layer.candidates = event.candidates;
     layer.pruned = event.pruned;
     layer.restored = event.restored;
+    layer.error = event.reconstructionError;
     Q_EMIT layerChanged(row);
 }
 
@@ -175,6 +192,7 @@ void StudioSession::clearLayerResults() {
     for (LayerState& layer : m_layers) {
         layer.target = layer.sparsity = 0.0;
         layer.candidates = layer.pruned = layer.restored = 0;
+        layer.error = -1.0;
     }
     Q_EMIT layersReset();
 }

@@ -12,6 +12,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -31,6 +32,7 @@ struct LayerState {
     int64_t candidates = 0;
     int64_t pruned = 0;
     int64_t restored = 0;
+    double error = -1.0;      // SparseGPT's reconstruction error of the run shown; -1: none
 };
 
 class StudioSession : public QObject {
@@ -46,7 +48,11 @@ public:
 
     // ---- settings (persisted) ----
     const PruneOptions& pruneOptions() const { return m_prune; }
+    // Everything but the per-layer targets, which the layer table owns (setLayerTargets).
     void setPruneOptions(const PruneOptions& options);
+    // Per-layer targets by layer name (the rest at the slider's sparsity); the next run's.
+    void setLayerTargets(std::map<std::string, double> targets);
+    double targetOf(const std::string& layer) const;  // what the next run asks of this layer
     const LoadOptions& loadOptions() const { return m_load; }
     void setLoadOptions(const LoadOptions& options);
     int threads() const { return m_threads; }  // --threads; 0 = automatic
@@ -94,6 +100,7 @@ public:
 
 Q_SIGNALS:
     void pruneOptionsChanged();
+    void layerTargetsChanged();
     void loadOptionsChanged();
     void recentFilesChanged();
     void modelChanged();

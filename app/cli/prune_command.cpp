@@ -25,6 +25,7 @@ struct PruneCommandOptions {
     std::string group;           // "" = the method's usual group
     std::string probeThreshold;  // "X" | "x1,x2,..." | "name=x,..." | "adaptive:X"
     std::string sweep;           // "t1,t2,..."
+    std::string layerSparsity;   // "owl" | "name=s,..." | a JSON file
     bool noTuneOnFail = false;
     bool noEval = false;
     bool json = false;
@@ -89,13 +90,17 @@ void parseNm(const std::string& text, PruneOptions& prune) {
 
 nlohmann::json resultJson(const PruneResult& result) {
     nlohmann::json layers = nlohmann::json::array();
-    for (const LayerResultEvent& layer : result.layers)
+    for (const LayerResultEvent& layer : result.layers) {
         layers.push_back({{"name", layer.layer},
                           {"numel", layer.numel},
                           {"candidates", layer.candidates},
                           {"pruned", layer.pruned},
                           {"restored", layer.restored},
+                          {"target_sparsity", layer.targetSparsity},
                           {"sparsity", layer.sparsity}});
+        if (layer.reconstructionError >= 0)
+            layers.back()["reconstruction_error"] = layer.reconstructionError;
+    }
     nlohmann::json rounds = nlohmann::json::array();
     for (const IterativeRound& round : result.rounds)
         rounds.push_back({{"target", round.targetSparsity},
@@ -128,6 +133,10 @@ nlohmann::json resultJson(const PruneResult& result) {
                           {"threads", result.threads},
                           {"peak_rss_mb", double(result.peakRssBytes) / (1 << 20)}};
     if (o.blockwise) out["block_inputs"] = o.blockInputs;
+    if (o.method == "sparsegpt") {
+        out["percdamp"] = o.percdamp;
+        out["blocksize"] = o.blocksize;
+    }
     if (result.peakVramBytes >= 0) out["peak_vram_mb"] = double(result.peakVramBytes) / (1 << 20);
     if (!rounds.empty()) out["rounds"] = rounds;
     if (!sweep.empty()) out["sweep"] = sweep;
@@ -174,12 +183,25 @@ void addOptions(CLI::App* command, PruneCommandOptions& o) {
         "in --work-dir; magnitude only, needs --out)");
     command->add_option("--work-dir", o.workDir,
                         "--synthetic: folder for the generated model file, reused by later runs");
-    command->add_option("--method", p.method, "importance score: magnitude | wanda");
+    command->add_option("--method", p.method,
+                        "magnitude | wanda | sparsegpt (OBS reconstruction, block by block on "
+                        "the pruned blocks' outputs; --group layer or nm)");
+    command->add_option("--percdamp", p.percdamp,
+                        "sparsegpt: Hessian dampening, this x mean(diag H) (default 0.01)");
+    command->add_option("--blocksize", p.blocksize, "sparsegpt: columns per block (default 128)");
+    command->add_option("--layer-sparsity", o.layerSparsity,
+                        "per-layer targets: owl (outlier-weighted around --sparsity) | "
+                        "name=s,name=s | a JSON file {\"name\": s} (other layers: --sparsity)");
+    command->add_option("--owl-lambda", p.owlLambda,
+                        "owl: targets within --sparsity +- this (default 0.08)");
+    command->add_option("--owl-m", p.owlM,
+                        "owl: outliers are WANDA scores above M x their block's mean (default 5)");
     command->add_option("--wanda-norm", p.wandaNorm,
                         "paper: L2 over all calibration tokens | library: max over batches");
     command->add_option("--sparsity", p.sparsity, "target fraction of prunable weights, [0, 1)");
     command->add_option("--group", o.group,
-                        "global | layer | row | nm (default: global for magnitude, row for wanda)");
+                        "global | layer | row | nm (default: global for magnitude, row for wanda, "
+                        "layer for sparsegpt)");
     command->add_option("--nm", o.nm, "N:M for --group nm (keep N of every M inputs)");
     command->add_option("--select", p.select, "threshold selection: exact | statistical | sort");
     command->add_option("--schedule", p.schedule, "oneshot | layerwise | iterative");
@@ -287,8 +309,14 @@ int runPrune(PruneCommandOptions& o) {
     parseNm(o.nm, o.prune);
     // WANDA's scores are comparable within a layer's rows, not across layers (the Wanda paper
     // compares per output row); magnitude uses GradProbe's one global threshold.
-    o.prune.group = !o.group.empty() ? o.group : (o.prune.method == "wanda" ? "row" : "global");
+    const std::map<std::string, std::string> usualGroup = {{"wanda", "row"}, {"sparsegpt", "layer"}};
+    const auto usual = usualGroup.find(o.prune.method);
+    o.prune.group = !o.group.empty() ? o.group : usual != usualGroup.end() ? usual->second : "global";
     parseProbeThreshold(o.probeThreshold, o.prune.probe);
+    if (o.layerSparsity == "owl")
+        o.prune.layerSparsity = "owl";
+    else if (!o.layerSparsity.empty())
+        o.prune.layerTargets = parseLayerTargets(o.layerSparsity, "--layer-sparsity");
     for (const std::string& item : splitList(o.sweep))
         o.prune.probe.sweep.push_back(parseNumber(item, "--probe-sweep"));
     o.prune.probe.tuneOnFail = !o.noTuneOnFail;

@@ -140,11 +140,18 @@ struct PreviewOptions {
     std::string group = "global";
     int64_t nmN = 2;
     int64_t nmM = 4;
+    // Per-layer targets by layer name (the rest at `sparsity`); with `owl`, OWL's allocation
+    // (needs the activation norms of an earlier WANDA or OWL run) under the named ones.
+    std::map<std::string, double> layerTargets;
+    bool owl = false;
+    double owlLambda = 0.08;
+    double owlM = 5.0;
 };
 
 struct Preview {
     double threshold = 0.0;
     std::vector<double> layerSparsity;  // predicted, in prunable-layer order
+    std::vector<double> layerTargets;   // the per-layer targets predicted for; empty: uniform
     std::vector<HistogramEvent> histograms;  // per layer, then the global one (layer "")
 };
 

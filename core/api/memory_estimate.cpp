@@ -53,6 +53,28 @@ int64_t MemoryEstimate::totalBytes() const {
 
 namespace {
 
+// SparseGPT, block by block: the Hessians of one block's layers (in² fp32 each, all collected in
+// one pass as the reference does), one layer's sweep (H⁻¹ and its factors: 2·in² fp32, the fp32
+// weights and mask), and the hidden states of every calibration window between blocks.
+void addSparseGptParts(const ModelSession::Impl& session, const PruneOptions& options,
+                       int64_t seqlen, int64_t element, MemoryEstimate& estimate) {
+    std::map<int64_t, int64_t> blockHessians;
+    int64_t largestHessians = 0, largestSweep = 0;
+    for (const PrunableWeight& weight : session.prunable) {
+        const int64_t in = weight.matrix.size(1);
+        largestHessians = std::max(largestHessians, blockHessians[weight.block] += times({in, in, 4}));
+        largestSweep = std::max(largestSweep, plus(times({in, in, 4, 2}),
+                                                   times(weight.matrix.numel(), 4 + 4 + 1)));
+    }
+    estimate.parts.push_back({"Hessians of one block's layers (in² fp32 each)", largestHessians, ""});
+    estimate.parts.push_back({"one layer's SparseGPT sweep (H⁻¹, its Cholesky factor, fp32 weights)",
+                              largestSweep, ""});
+    estimate.parts.push_back({"hidden states of the calibration windows",
+                              times({std::max<int64_t>(options.nsamples, 1), seqlen,
+                                     session.config.hiddenSize, element}),
+                              "a smaller --nsamples or --seqlen"});
+}
+
 // Block-wise (the weights mapped, one block on the device): the block, the hidden states of every
 // calibration window, one batch's activations, one layer's scores; with the probe the state it
 // keeps for every prunable weight (G0, G1, the weights before scaling, the candidates) and, per
@@ -73,6 +95,7 @@ MemoryEstimate estimateBlockwisePruneMemory(const ModelSession::Impl& session,
     estimate.parts.push_back({"one layer's scores and mask", times(largestLayer, 4 + 1), ""});
     const int64_t batch = std::max<int64_t>(1, std::min(options.nsamples, options.batchSize));
     const int64_t batchTokens = times(batch, seqlen);
+    if (options.method == "sparsegpt") addSparseGptParts(session, options, seqlen, element, estimate);
     if (options.method == "wanda" || options.probe.enabled)
         estimate.parts.push_back({"hidden states of the calibration windows",
                                   times({std::max<int64_t>(options.nsamples, 1), seqlen,
@@ -117,7 +140,8 @@ MemoryEstimate estimatePruneMemory(const ModelSession::Impl& session, const Prun
                                   times(prunable, element), "--dtype bf16"});
     estimate.parts.push_back({"masks and scores", times(prunable, 1 + 4), ""});
 
-    const bool calibrates = options.method == "wanda" || options.probe.enabled;
+    if (options.method == "sparsegpt") addSparseGptParts(session, options, seqlen, element, estimate);
+    const bool calibrates = options.method != "magnitude" || options.probe.enabled;
     const int64_t windows =
         calibrates ? std::min(options.nsamples, options.batchSize) : options.batchSize;
     if (calibrates || options.evaluate)

@@ -9,6 +9,7 @@
 #include "core/eval/calibration.h"
 #include "core/eval/perplexity.h"
 #include "core/prune/blockwise.h"
+#include "core/prune/layer_targets.h"
 #include "core/prune/pruner.h"
 #include "core/prune/score_source.h"
 #include "core/prune/selection.h"
@@ -55,8 +56,13 @@ void applyMasksOf(ModelSession::Impl& session, int runId) {
     session.appliedRunId = 0;
     if (runId == 0) return;
     at::NoGradGuard noGrad;
-    for (size_t i = 0; i < session.prunable.size(); ++i)
-        session.prunable[i].matrix.masked_fill_(found->second[i], 0);
+    const auto weights = session.runWeights.find(runId);
+    for (size_t i = 0; i < session.prunable.size(); ++i) {
+        if (weights != session.runWeights.end())
+            session.prunable[i].matrix.copy_(weights->second[i]);
+        else
+            session.prunable[i].matrix.masked_fill_(found->second[i], 0);
+    }
     session.appliedRunId = runId;
 }
 
@@ -102,7 +108,8 @@ PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* obse
     // Refuse a job that cannot fit before loading text or touching a weight.
     requireMemory(estimatePruneMemory(session, options, defaultSeqlen(session, options.seqlen)),
                   session.compute, "prune");
-    const bool needsCalibration = options.method == "wanda" || options.probe.enabled;
+    const bool owl = options.layerSparsity == "owl";
+    const bool needsCalibration = options.method != "magnitude" || options.probe.enabled || owl;
     PruneInputs inputs;
     inputs.model = session.model.get();
     inputs.layers = session.prunable;
@@ -138,7 +145,7 @@ PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* obse
                 .ppl;
         };
     }
-    if (options.method == "wanda") {
+    if (options.method == "wanda" || owl) {
         const std::string key = normsKeyOf(options, calibPath);
         if (key != session.normsKey) session.activationNorms.clear();
         session.normsKey = key;
@@ -184,6 +191,11 @@ PruneResult ModelSession::prune(const PruneOptions& requested, RunObserver* obse
     std::vector<at::Tensor> masks;
     for (const PrunableWeight& weight : session.prunable) masks.push_back(weight.matrix == 0);
     session.runMasks[result.runId] = std::move(masks);
+    if (options.method == "sparsegpt") {
+        std::vector<at::Tensor> weights;
+        for (const PrunableWeight& weight : session.prunable) weights.push_back(weight.matrix.clone());
+        session.runWeights[result.runId] = std::move(weights);
+    }
     return result;
 }
 
@@ -221,6 +233,19 @@ Preview ModelSession::preview(const PreviewOptions& options) {
     std::vector<PrunableWeight> originals = session.prunable;
     for (size_t i = 0; i < session.originals.size(); ++i) originals[i].matrix = session.originals[i];
     std::unique_ptr<ScoreSource> scores;
+    std::vector<double> owl;
+    if (options.owl) {
+        if (session.activationNorms.empty())
+            throw badArgument("--layer-sparsity", "OWL's allocation needs activation norms: run a "
+                                                  "wanda prune (or any run with OWL) once");
+        owl = owlAllocation(originals, session.activationNorms, options.sparsity,
+                            options.owlLambda, options.owlM)
+                  .layerTargets;
+    }
+    PruneOptions targetOptions;
+    targetOptions.sparsity = options.sparsity;
+    targetOptions.layerTargets = options.layerTargets;
+    const std::vector<double> targets = resolveLayerTargets(originals, targetOptions, owl);
     if (options.method == "wanda") {
         if (session.activationNorms.empty())
             throw badArgument("--method", "the WANDA preview needs activation norms: run a wanda "
@@ -236,9 +261,22 @@ Preview ModelSession::preview(const PreviewOptions& options) {
     selection.nmKeep = options.nmN;
     selection.nmGroup = options.nmM;
     selection.histograms = true;
+    Preview preview;
+    if (!targets.empty()) {
+        // Each layer at its own target, selected alone (a global group cuts per layer).
+        if (selection.group == SelectionGroup::Global) selection.group = SelectionGroup::Layer;
+        selection.histograms = false;
+        for (int64_t layer = 0; layer < scores->layerCount(); ++layer) {
+            selection.sparsity = targets[size_t(layer)];
+            TensorScoreSource one({{scores->layerName(layer), scores->scores(layer)}});
+            const at::Tensor mask = layerMask(selectScores(one, selection), one, 0);
+            preview.layerSparsity.push_back(double(mask.sum().item<int64_t>()) / double(mask.numel()));
+        }
+        preview.layerTargets = targets;
+        return preview;
+    }
     HistogramCollector collector;
     const Selection selected = selectScores(*scores, selection, &collector);
-    Preview preview;
     preview.threshold = selected.threshold;
     for (int64_t layer = 0; layer < scores->layerCount(); ++layer) {
         const at::Tensor mask = layerMask(selected, *scores, layer);

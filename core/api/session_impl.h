@@ -31,6 +31,8 @@ struct ModelSession::Impl {
     std::vector<PrunableWeight> prunable;      // live [out, in] views, in model order
     std::vector<at::Tensor> originals;         // copies of `prunable` as loaded (taken lazily)
     std::map<int, std::vector<at::Tensor>> runMasks;  // run id -> bool "is zero" per layer
+    // run id -> the weights a run that also changes the kept weights (SparseGPT) left, per layer
+    std::map<int, std::vector<at::Tensor>> runWeights;
     int nextRunId = 1;
     int appliedRunId = 0;                      // the run whose masks the weights carry (0: none)
     bool blockwiseRunStarted = false;          // a block-wise session's one run has begun

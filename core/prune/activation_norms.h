@@ -14,6 +14,7 @@
 #include "core/dist/dist_group.h"
 #include "core/model/causal_lm.h"
 #include "core/prune/input_statistics.h"
+#include "core/prune/layer_statistics.h"
 #include "core/runtime/cancel.h"
 #include "core/runtime/observer.h"
 
@@ -29,11 +30,10 @@ NormStatistic parseNormStatistic(const std::string& text);
 // The running statistic of a set of layers: the model's tap adds every linear input of theirs to
 // this batch's fp64 sums of squares; endBatch() folds them into the statistic, in batch order
 // (so a block-wise pass that feeds the same batches in the same order gets the same bits).
-class NormAccumulator final : public InputStatistic {
+class NormAccumulator final : public LayerStatistics {
 public:
     NormAccumulator(const std::vector<PrunableWeight>& layers, at::Device device,
                     NormStatistic statistic);
-    // A tap for CausalLM::setLinearInputTap; ignores layers it was not given. Keeps a reference.
     LinearInputTap tap() override;
     void endBatch() override;
     // Data-parallel: this rank feeds its share of `batches` batches (shareOf); each batch's sums
@@ -41,7 +41,7 @@ public:
     // would, so the norms are the single-process bits.
     void shareWith(DistGroup* group, int64_t batches);
     // fp32 [in] norms by layer name, on `device`.
-    std::map<std::string, at::Tensor> finish();
+    std::map<std::string, at::Tensor> finish() override;
 
 private:
     void fold(const std::map<std::string, at::Tensor>& batchSums);

@@ -288,9 +288,22 @@ std::vector<at::Tensor> recordGradientMaximaBlockwise(
     return maxima;
 }
 
+namespace {
+
+// A distributed sequential run: each rank gathers its share of the batches and the statistics
+// are the whole job's. WANDA's norms know how; SparseGPT's Hessians are not summed across ranks.
+void shareStatistics(LayerStatistics& statistics, DistGroup* group, int64_t batches) {
+    auto* norms = dynamic_cast<NormAccumulator*>(&statistics);
+    if (!norms)
+        throw badArgument("--method", "sparsegpt does not run distributed yet: run it in one process");
+    norms->shareWith(group, batches);
+}
+
+}  // namespace
+
 void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
                              const std::vector<PrunableWeight>& layers, const at::Tensor& windows,
-                             int64_t batchSize, NormStatistic statistic, bool withNorms,
+                             int64_t batchSize, const StatisticsFactory& statistics,
                              const BlockPruner& pruneBlock, ObserverRef observer,
                              const CancelToken* cancel, DistGroup* group) {
     at::NoGradGuard noGrad;
@@ -299,7 +312,7 @@ void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
     ResidentTensors globals(model, globalTensorNames(model), compute);
     // Magnitude needs no activations: then no states are carried at all.
     std::vector<at::Tensor> states;
-    if (withNorms)
+    if (statistics)
         states = embedStatisticsBatches(
             model, windowsShare(group, windows, batchSize).to(compute.device), batchSize);
 
@@ -307,18 +320,18 @@ void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
         const auto found = byBlock.find(block);
         if (found == byBlock.end()) return;
         const std::vector<PrunableWeight> resident = currentViews(model, layers, found->second);
-        std::map<std::string, at::Tensor> norms;
-        if (withNorms) {
-            NormAccumulator accumulator(resident, compute.device, statistic);
-            if (group) accumulator.shareWith(group, batches);
-            const TapScope tapped(model, accumulator.tap());
+        std::map<std::string, at::Tensor> collected;
+        if (statistics) {
+            const std::unique_ptr<LayerStatistics> accumulator = statistics(resident);
+            if (group) shareStatistics(*accumulator, group, batches);
+            const TapScope tapped(model, accumulator->tap());
             for (const at::Tensor& state : states) {
                 pass(state);
-                accumulator.endBatch();
+                accumulator->endBatch();
             }
-            norms = accumulator.finish();
+            collected = accumulator->finish();
         }
-        pruneBlock(found->second, resident, norms);
+        pruneBlock(found->second, resident, collected);
     };
     for (int64_t block = 0; block < model.numBlocks(); ++block) {
         throwIfCancelled(cancel);

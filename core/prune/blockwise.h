@@ -90,18 +90,19 @@ std::vector<at::Tensor> recordGradientMaximaBlockwise(
     DistGroup* group = nullptr);
 
 // The sequential scheme (block inputs "pruned"): block by block, the calibration hidden states
-// that reached the block through the pruned blocks before it give its layers' WANDA norms
-// (when `withNorms`), `pruneBlock` zeroes weights in the block's resident layers, the block is
-// written back to the host tensors, and the states go on through the pruned block. The output
-// head, when among `layers`, comes last with the final states. `pruneBlock` receives the
-// indices (into `layers`) of the block's layers, their resident [out, in] views and the norms.
+// that reached the block through the pruned blocks before it give its layers' statistics (WANDA's
+// norms, SparseGPT's Hessians: what `statistics` makes; none when it is empty), `pruneBlock`
+// changes the block's resident layers, the block is written back to the host tensors, and the
+// states go on through the pruned block. The output head, when among `layers`, comes last with
+// the final states. `pruneBlock` receives the indices (into `layers`) of the block's layers,
+// their resident [out, in] views and the statistics by layer name.
 using BlockPruner =
     std::function<void(const std::vector<int64_t>& indices,
                        const std::vector<PrunableWeight>& resident,
-                       const std::map<std::string, at::Tensor>& norms)>;
+                       const std::map<std::string, at::Tensor>& statistics)>;
 void pruneBlocksSequentially(CausalLM& model, const ComputeSpec& compute,
                              const std::vector<PrunableWeight>& layers, const at::Tensor& windows,
-                             int64_t batchSize, NormStatistic statistic, bool withNorms,
+                             int64_t batchSize, const StatisticsFactory& statistics,
                              const BlockPruner& pruneBlock, ObserverRef observer = ObserverRef(),
                              const CancelToken* cancel = nullptr, DistGroup* group = nullptr);
 

@@ -29,7 +29,7 @@ struct ProbeOptions {
 };
 
 struct PruneOptions {
-    std::string method = "magnitude";   // "magnitude" | "wanda"
+    std::string method = "magnitude";   // "magnitude" | "wanda" | "sparsegpt"
     std::string wandaNorm = "paper";    // "paper": L2 over all calibration tokens;
                                         // "library": max over batches of the per-batch L2
     double sparsity = 0.5;              // target fraction of prunable weights, in [0, 1)
@@ -47,6 +47,17 @@ struct PruneOptions {
     double maxPplIncrease = 3.0;
     std::string iterativeInner = "oneshot";  // each round: "oneshot" | "layerwise"
     ProbeOptions probe;
+    // SparseGPT (core/prune/sparsegpt.h): always the sequential scheme, block by block on the
+    // outputs of the pruned blocks before; groups "layer" (unstructured) or "nm".
+    // Per-layer targets (core/prune/layer_targets.h). layerSparsity "": every layer at
+    // `sparsity` (or the group's own rule); "owl": OWL's outlier-weighted allocation around
+    // `sparsity`. layerTargets: a layer's own target by name, over either (the rest keep theirs).
+    std::string layerSparsity;
+    std::map<std::string, double> layerTargets;
+    double owlLambda = 0.08;  // OWL: targets within [sparsity - lambda, sparsity + lambda]
+    double owlM = 5.0;        // OWL: an outlier is a WANDA score above M x its block's mean
+    double percdamp = 0.01;  // dampening: this × mean(diag H)
+    int64_t blocksize = 128; // columns per OBS block
 
     std::string calibPath;       // "" = the model's own calibration text
     int64_t calibSkipBytes = 0;  // calibration starts past this many bytes of calibPath (text
@@ -69,5 +80,9 @@ struct PruneOptions {
     // selection (group layer, row or nm) and no probe.
     std::string blockInputs = "original";
 };
+
+// PruneOptions::layerTargets from "name=s,name=s" or a JSON file {"name": s, ...}; an Error
+// names the option (BadArgument) or the file (BadInput) and the problem. (layer_targets.cpp)
+std::map<std::string, double> parseLayerTargets(const std::string& text, const std::string& option);
 
 }  // namespace gp

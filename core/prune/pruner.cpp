@@ -12,9 +12,11 @@
 #include "core/prune/activation_norms.h"
 #include "core/prune/blockwise.h"
 #include "core/prune/gradient_probe.h"
+#include "core/prune/layer_targets.h"
 #include "core/prune/run_recorder.h"
 #include "core/prune/score_source.h"
 #include "core/prune/selection.h"
+#include "core/prune/sparsegpt.h"
 #include "core/prune/wanda_scores.h"
 #include "core/runtime/compute.h"
 #include "core/runtime/error.h"
@@ -84,13 +86,32 @@ bool isOneOf(const std::string& value, std::initializer_list<const char*> words)
     return std::any_of(words.begin(), words.end(), [&](const char* word) { return value == word; });
 }
 
+// SparseGPT updates the weights it keeps, block by block on the pruned blocks' outputs: its
+// groups are the reference's (unstructured per layer, N:M), with nothing decided afterwards.
+void checkSparseGptOptions(const PruneOptions& options) {
+    if (!isOneOf(options.group, {"layer", "nm"}))
+        throw badArgument("--group", "sparsegpt prunes per layer (layer) or N:M (nm), not '" +
+                                         options.group + "'");
+    if (options.schedule != "oneshot")
+        throw badArgument("--schedule", "sparsegpt runs the one-shot sequential scheme");
+    if (options.probe.enabled)
+        throw badArgument("--probe", "the probe cannot veto SparseGPT's updated weights");
+    if (!(options.percdamp >= 0.0)) throw badArgument("--percdamp", "must be >= 0");
+    if (options.blocksize < 1) throw badArgument("--blocksize", "must be at least 1");
+    if (options.group == "nm" && options.blocksize % options.nmM != 0)
+        throw badArgument("--blocksize", "must be a multiple of M (" +
+                                             std::to_string(options.nmM) + ") for N:M");
+}
+
 }  // namespace
 
 void checkPruneOptions(const PruneOptions& options) {
     if (!(options.sparsity >= 0.0 && options.sparsity < 1.0))
         throw badArgument("--sparsity", "must be in [0, 1), got " + std::to_string(options.sparsity));
-    if (!isOneOf(options.method, {"magnitude", "wanda"}))
-        throw badArgument("--method", "unknown '" + options.method + "' (expected magnitude or wanda)");
+    if (!isOneOf(options.method, {"magnitude", "wanda", "sparsegpt"}))
+        throw badArgument("--method", "unknown '" + options.method +
+                                          "' (expected magnitude, wanda or sparsegpt)");
+    if (options.method == "sparsegpt") checkSparseGptOptions(options);
     parseNormStatistic(options.wandaNorm);
     parseSelectionGroup(options.group, "--group");
     parseSelectionMethod(options.select, "--select");
@@ -122,10 +143,25 @@ void checkPruneOptions(const PruneOptions& options) {
         if (probe.threshold < -1.0) throw badArgument("--probe-threshold", "must be >= -1");
     }
     if (options.batchSize < 1) throw badArgument("--batch-size", "must be at least 1");
+    if (!isOneOf(options.layerSparsity, {"", "owl"}))
+        throw badArgument("--layer-sparsity", "unknown '" + options.layerSparsity +
+                                                  "' (expected owl, name=s,... or a JSON file)");
+    if (!options.layerSparsity.empty() || !options.layerTargets.empty()) {
+        if (!(options.owlLambda >= 0.0 && options.owlLambda < 0.5))
+            throw badArgument("--owl-lambda", "must be in [0, 0.5)");
+        if (!(options.owlM > 0.0)) throw badArgument("--owl-m", "must be > 0");
+        if (options.group == "nm")
+            throw badArgument("--layer-sparsity", "N:M fixes every layer's sparsity; per-layer "
+                                                  "targets need group global, layer or row");
+        if (options.schedule == "iterative")
+            throw badArgument("--layer-sparsity", "the iterative schedule sets one sparsity per "
+                                                  "round; per-layer targets need oneshot or "
+                                                  "layerwise");
+    }
     if (!isOneOf(options.blockInputs, {"original", "pruned"}))
         throw badArgument("--block-inputs", "unknown '" + options.blockInputs +
                                                 "' (expected original or pruned)");
-    if (options.blockInputs == "pruned") {
+    if (options.blockInputs == "pruned" && options.method != "sparsegpt") {
         // Each block is pruned before the next one sees its outputs: nothing can be decided
         // across blocks, and the probe's gradient needs the whole model as it will be.
         if (!options.blockwise)
@@ -165,10 +201,26 @@ private:
     CausalLM& model() const { return *m_inputs.model; }
     const std::vector<PrunableWeight>& layers() const { return m_inputs.layers; }
 
+    // Block by block on the pruned blocks' outputs: block inputs "pruned", and SparseGPT always.
+    bool sequential() const {
+        return m_options.method == "sparsegpt" ||
+               (m_options.blockwise && m_options.blockInputs == "pruned");
+    }
     void prepareScores();
+    const std::map<std::string, at::Tensor>& activationNorms();
+    void prepareTargets();
+    double targetOf(int64_t layer, double uniform) const {
+        return m_targets.empty() ? uniform : m_targets[size_t(layer)];
+    }
+    at::Tensor ownCandidates(const ScoreSource& source, int64_t layer, double target);
     double evaluate(const std::string& detail);
     void oneShot(double target);
     void sequentialBlocks(double target);
+    void selectInBlock(const std::vector<int64_t>& indices,
+                       const std::vector<PrunableWeight>& resident,
+                       const std::map<std::string, at::Tensor>& norms, double target);
+    void sparseGptLayer(int64_t index, const PrunableWeight& resident, const at::Tensor& hessian,
+                        double target);
     void layerWise(double target);
     void iterative();
     std::optional<double> tuneRound(double target, double limit, const Snapshot& beforeRound,
@@ -197,6 +249,8 @@ private:
     ThresholdRule m_rule;
     SelectionOptions m_selection;
     std::unique_ptr<ScoreSource> m_scores;
+    std::map<std::string, at::Tensor> m_norms;      // WANDA's, once collected
+    std::vector<double> m_targets;                   // per layer; empty: uniform
     std::vector<ProbedLayer> m_probed;             // this round's probe, for re-decisions
     std::map<int64_t, LayerResultEvent> m_outcome;  // this round's per-layer counts
 };
@@ -209,7 +263,8 @@ PruneResult PruneRun::run() {
         MemorySampler sampler(&m_recorder, std::chrono::milliseconds(250));
         if (m_inputs.perplexity) m_result.pplBefore = evaluate("before");
         prepareScores();
-        if (m_options.blockwise && m_options.blockInputs == "pruned")
+        prepareTargets();
+        if (sequential())
             sequentialBlocks(m_options.sparsity);
         else if (m_options.schedule == "iterative")
             iterative();
@@ -241,29 +296,61 @@ double PruneRun::evaluate(const std::string& detail) {
 // activation norms are collected once here and reused by every later selection (layer-wise and
 // iterative rounds re-rank on the current weights with the same norms).
 void PruneRun::prepareScores() {
-    if (m_options.blockwise && m_options.blockInputs == "pruned") return;  // per block, later
+    if (sequential()) return;  // per block, later
     if (m_options.method == "magnitude") {
         m_scores = std::make_unique<MagnitudeScoreSource>(layers());
         return;
     }
+    m_scores = std::make_unique<WandaScoreSource>(layers(), activationNorms());
+}
+
+// WANDA's norms on the weights as loaded (the blocks before reading the original outputs),
+// collected once per run, or taken from the session's cache.
+const std::map<std::string, at::Tensor>& PruneRun::activationNorms() {
+    if (!m_norms.empty()) return m_norms;
     if (!m_inputs.calibration.defined())
         throw Error(ErrorKind::Internal, "", "wanda", "no calibration windows were given");
-    std::map<std::string, at::Tensor> norms;
     if (m_inputs.activationNorms && !m_inputs.activationNorms->empty()) {
-        norms = *m_inputs.activationNorms;
-    } else {
-        StageClock clock(Stage::Calibrate, m_observer, m_result.seconds, "activation norms");
-        const NormStatistic statistic = parseNormStatistic(m_options.wandaNorm);
-        norms = m_options.blockwise
-                    ? collectActivationNormsBlockwise(model(), m_inputs.compute, layers(),
-                                                      m_inputs.calibration, m_options.batchSize,
-                                                      statistic, m_observer, m_cancel, m_inputs.dist)
-                    : collectActivationNorms(model(), layers(), m_inputs.calibration,
-                                             m_options.batchSize, statistic, m_observer, m_cancel,
-                                             m_inputs.dist);
-        if (m_inputs.activationNorms) *m_inputs.activationNorms = norms;
+        m_norms = *m_inputs.activationNorms;
+        return m_norms;
     }
-    m_scores = std::make_unique<WandaScoreSource>(layers(), std::move(norms));
+    StageClock clock(Stage::Calibrate, m_observer, m_result.seconds, "activation norms");
+    const NormStatistic statistic = parseNormStatistic(m_options.wandaNorm);
+    m_norms = m_options.blockwise
+                  ? collectActivationNormsBlockwise(model(), m_inputs.compute, layers(),
+                                                    m_inputs.calibration, m_options.batchSize,
+                                                    statistic, m_observer, m_cancel, m_inputs.dist)
+                  : collectActivationNorms(model(), layers(), m_inputs.calibration,
+                                           m_options.batchSize, statistic, m_observer, m_cancel,
+                                           m_inputs.dist);
+    if (m_inputs.activationNorms) *m_inputs.activationNorms = m_norms;
+    return m_norms;
+}
+
+// OWL's allocation (from WANDA's scores on the weights as loaded, whatever the method) and the
+// targets named by the user, one per layer.
+void PruneRun::prepareTargets() {
+    std::vector<double> owl;
+    if (m_options.layerSparsity == "owl") {
+        const OwlAllocation allocation = owlAllocation(layers(), activationNorms(), m_options.sparsity,
+                                                       m_options.owlLambda, m_options.owlM);
+        owl = allocation.layerTargets;
+        std::string text = "OWL: block outlier % -> target:";
+        for (const auto& [block, ratio] : allocation.blockRatio)
+            text += " " + std::to_string(block) + ": " + std::to_string(ratio) + " -> " +
+                    std::to_string(allocation.blockTarget.at(block));
+        m_observer->onLog({LogEvent::Level::Info, text});
+    }
+    m_targets = resolveLayerTargets(layers(), m_options, owl);
+}
+
+// One layer selected alone at its own target (global becomes the layer's own cut).
+at::Tensor PruneRun::ownCandidates(const ScoreSource& source, int64_t layer, double target) {
+    SelectionOptions options = m_selection;
+    options.sparsity = target;
+    if (options.group == SelectionGroup::Global) options.group = SelectionGroup::Layer;
+    const OneLayerSource one(source, layer);
+    return layerMask(selectScores(one, options, nullptr, m_cancel), one, 0);
 }
 
 std::vector<at::Tensor> PruneRun::candidatesOf(const Selection& selection,
@@ -294,6 +381,21 @@ void PruneRun::zeroCandidates(int64_t layer, const at::Tensor& candidates) {
 void PruneRun::oneShot(double target) {
     std::vector<int64_t> all(layers().size());
     std::iota(all.begin(), all.end(), 0);
+    if (!m_targets.empty()) {
+        // Per-layer targets: each layer its own selection.
+        std::vector<at::Tensor> candidates;
+        for (int64_t layer : all) {
+            throwIfCancelled(m_cancel);
+            outcomeOf(layer).targetSparsity = m_targets[size_t(layer)];
+            const at::Tensor mask = ownCandidates(*m_scores, layer, m_targets[size_t(layer)]);
+            if (m_options.probe.enabled)
+                candidates.push_back(mask);
+            else
+                zeroCandidates(layer, mask);
+        }
+        if (m_options.probe.enabled) probe(all, candidates, all);
+        return;
+    }
     Selection selection;
     {
         StageClock clock(Stage::Select, m_observer, m_result.seconds);
@@ -336,21 +438,21 @@ void PruneRun::layerWise(double target) {
         options.histograms = true;
         const Selection selection = selectScores(*m_scores, options, m_observer.get(), m_cancel);
         m_result.threshold = selection.threshold;
-        if (m_options.candidates == "cached") cached = candidatesOf(selection, *m_scores, order);
+        if (m_options.candidates == "cached" && m_targets.empty())
+            cached = candidatesOf(selection, *m_scores, order);
         options.histograms = false;
     }
     if (options.group == SelectionGroup::Global) options.group = SelectionGroup::Layer;
     for (size_t position = 0; position < order.size(); ++position) {
         throwIfCancelled(m_cancel);
         const int64_t layer = order[position];
-        outcomeOf(layer).targetSparsity = target;
+        outcomeOf(layer).targetSparsity = targetOf(layer, target);
         at::Tensor candidates;
-        if (m_options.candidates == "cached") {
+        if (!cached.empty()) {
             candidates = cached[position];
         } else {
             StageClock clock(Stage::Select, m_observer, m_result.seconds, layers()[layer].name);
-            const OneLayerSource one(*m_scores, layer);
-            candidates = layerMask(selectScores(one, options, nullptr, m_cancel), one, 0);
+            candidates = ownCandidates(*m_scores, layer, targetOf(layer, target));
         }
         if (m_options.probe.enabled)
             probe({layer}, {candidates}, {static_cast<int64_t>(position)});
@@ -361,37 +463,92 @@ void PruneRun::layerWise(double target) {
     }
 }
 
-// Block inputs "pruned": block by block, the selection (layer, row or N:M groups) over the
-// block's scores — WANDA's norms from the calibration states that went through the pruned blocks
-// before it — zeroes the block's weights before its outputs feed the next block.
+// Block inputs "pruned" (and SparseGPT): block by block, the block's layers are pruned on the
+// calibration states that went through the pruned blocks before it — by a selection (layer, row
+// or N:M groups) over WANDA or magnitude scores, or by SparseGPT's sweep on their Hessians —
+// before its outputs feed the next block.
 void PruneRun::sequentialBlocks(double target) {
-    if (m_options.method == "wanda" && !m_inputs.calibration.defined())
-        throw Error(ErrorKind::Internal, "", "wanda", "no calibration windows were given");
+    if (m_options.method != "magnitude" && !m_inputs.calibration.defined())
+        throw Error(ErrorKind::Internal, "", m_options.method, "no calibration windows were given");
     StageClock clock(Stage::Apply, m_observer, m_result.seconds, "block by block");
+    StatisticsFactory statistics;
+    BlockPruner pruneBlock;
+    if (m_options.method == "sparsegpt") {
+        const at::Device device = m_inputs.compute.device;
+        statistics = [device](const std::vector<PrunableWeight>& block) {
+            return std::make_unique<HessianAccumulator>(block, device);
+        };
+        pruneBlock = [&](const std::vector<int64_t>& indices,
+                         const std::vector<PrunableWeight>& resident,
+                         const std::map<std::string, at::Tensor>& hessians) {
+            for (size_t i = 0; i < indices.size(); ++i)
+                sparseGptLayer(indices[i], resident[i], hessians.at(resident[i].name), target);
+        };
+    } else {
+        if (m_options.method == "wanda") {
+            const NormStatistic statistic = parseNormStatistic(m_options.wandaNorm);
+            const at::Device device = m_inputs.compute.device;
+            statistics = [device, statistic](const std::vector<PrunableWeight>& block) {
+                return std::make_unique<NormAccumulator>(block, device, statistic);
+            };
+        }
+        pruneBlock = [&](const std::vector<int64_t>& indices,
+                         const std::vector<PrunableWeight>& resident,
+                         const std::map<std::string, at::Tensor>& norms) {
+            selectInBlock(indices, resident, norms, target);
+        };
+    }
+    pruneBlocksSequentially(model(), m_inputs.compute, layers(), m_inputs.calibration,
+                            m_options.batchSize, statistics, pruneBlock, m_observer, m_cancel,
+                            m_inputs.dist);
+}
+
+void PruneRun::selectInBlock(const std::vector<int64_t>& indices,
+                             const std::vector<PrunableWeight>& resident,
+                             const std::map<std::string, at::Tensor>& norms, double target) {
     SelectionOptions options = m_selection;
     options.sparsity = target;
-    const bool wanda = m_options.method == "wanda";
-    auto pruneBlock = [&](const std::vector<int64_t>& indices,
-                          const std::vector<PrunableWeight>& resident,
-                          const std::map<std::string, at::Tensor>& norms) {
-        std::unique_ptr<ScoreSource> source;
-        if (wanda)
-            source = std::make_unique<WandaScoreSource>(resident, norms);
-        else
-            source = std::make_unique<MagnitudeScoreSource>(resident);
-        const Selection selection = selectScores(*source, options, nullptr, m_cancel);
-        for (size_t i = 0; i < indices.size(); ++i) {
-            const at::Tensor mask = layerMask(selection, *source, int64_t(i));
-            resident[i].matrix.masked_fill_(mask, 0);
-            LayerResultEvent& outcome = outcomeOf(indices[i]);
-            outcome.targetSparsity = target;
-            outcome.candidates = outcome.pruned = mask.sum().item<int64_t>();
-            outcome.restored = 0;
-        }
-    };
-    pruneBlocksSequentially(model(), m_inputs.compute, layers(), m_inputs.calibration,
-                            m_options.batchSize, parseNormStatistic(m_options.wandaNorm), wanda,
-                            pruneBlock, m_observer, m_cancel, m_inputs.dist);
+    std::unique_ptr<ScoreSource> source;
+    if (m_options.method == "wanda")
+        source = std::make_unique<WandaScoreSource>(resident, norms);
+    else
+        source = std::make_unique<MagnitudeScoreSource>(resident);
+    Selection selection;
+    if (m_targets.empty()) selection = selectScores(*source, options, nullptr, m_cancel);
+    for (size_t i = 0; i < indices.size(); ++i) {
+        const double own = targetOf(indices[i], target);
+        const at::Tensor mask = m_targets.empty() ? layerMask(selection, *source, int64_t(i))
+                                                  : ownCandidates(*source, int64_t(i), own);
+        resident[i].matrix.masked_fill_(mask, 0);
+        LayerResultEvent& outcome = outcomeOf(indices[i]);
+        outcome.targetSparsity = own;
+        outcome.candidates = outcome.pruned = mask.sum().item<int64_t>();
+        outcome.restored = 0;
+    }
+}
+
+// One layer's SparseGPT sweep, written into its resident view.
+void PruneRun::sparseGptLayer(int64_t index, const PrunableWeight& resident,
+                              const at::Tensor& hessian, double target) {
+    throwIfCancelled(m_cancel);
+    target = targetOf(index, target);
+    SparseGptOptions options;
+    options.sparsity = target;
+    options.blocksize = m_options.blocksize;
+    options.percdamp = m_options.percdamp;
+    if (m_options.group == "nm") {
+        options.pruneN = m_options.nmM - m_options.nmN;
+        options.pruneM = m_options.nmM;
+    }
+    LayerResultEvent& outcome = outcomeOf(index);
+    outcome.targetSparsity = target;
+    outcome.candidates = outcome.pruned = outcome.restored = 0;
+    if (options.pruneN == 0 && target <= 0.0) return;  // the reference would still prune one
+    const SparseGptResult pruned = sparseGptPrune(resident.matrix, hessian, options, resident.name);
+    resident.matrix.copy_(pruned.weight);
+    outcome.candidates = outcome.pruned = pruned.mask.sum().item<int64_t>();
+    outcome.reconstructionError = pruned.error;
+    m_observer->onLayerResult(outcome);
 }
 
 // Records G0, scales the candidates, records G1, and applies the decision for each layer in

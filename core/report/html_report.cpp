@@ -191,10 +191,22 @@ std::string settingsSection(const RunRecord& record) {
 
 std::string layersSection(const PruneResult& r) {
     if (r.layers.empty()) return section("layers", "Per-layer results", note("No layers were pruned."));
-    GridTable table({"layer", "weights", "candidates", "pruned", "restored", "target", "sparsity"});
-    for (const LayerResultEvent& l : r.layers)
-        table.row({escape(l.layer), count(l.numel), count(l.candidates), count(l.pruned),
-                   count(l.restored), percent(l.targetSparsity), percent(l.sparsity)});
+    // SparseGPT's reconstruction error, where the run measured one.
+    const bool errors = std::any_of(r.layers.begin(), r.layers.end(), [](const LayerResultEvent& l) {
+        return l.reconstructionError >= 0;
+    });
+    std::vector<std::string> headers = {"layer",    "weights", "candidates", "pruned",
+                                        "restored", "target",  "sparsity"};
+    if (errors) headers.push_back("reconstruction error");
+    GridTable table(headers);
+    for (const LayerResultEvent& l : r.layers) {
+        std::vector<std::string> cells = {escape(l.layer),    count(l.numel),
+                                          count(l.candidates), count(l.pruned),
+                                          count(l.restored),  percent(l.targetSparsity),
+                                          percent(l.sparsity)};
+        if (errors) cells.push_back(l.reconstructionError >= 0 ? general(l.reconstructionError) : "");
+        table.row(cells);
+    }
     return section("layers", "Per-layer results", table.html());
 }
 

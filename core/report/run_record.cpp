@@ -71,7 +71,9 @@ Json toJson(const PruneOptions& o) {
             {"seed", o.seed},
             {"evaluate", o.evaluate},
             {"blockwise", o.blockwise},
-            {"block_inputs", o.blockInputs}};
+            {"block_inputs", o.blockInputs},
+            {"percdamp", number(o.percdamp)},
+            {"blocksize", o.blocksize}};
 }
 
 Json toJson(const LayerPart& p) {
@@ -88,6 +90,7 @@ Json toJson(const LayerResultEvent& l) {
         for (const LayerPart& part : l.parts) parts.push_back(toJson(part));
         layer["parts"] = parts;
     }
+    if (l.reconstructionError >= 0) layer["reconstruction_error"] = number(l.reconstructionError);
     return layer;
 }
 
@@ -351,6 +354,8 @@ void read(const Node& n, PruneOptions& o) {
     n["evaluate"].read(o.evaluate);
     n["blockwise"].read(o.blockwise);
     n["block_inputs"].read(o.blockInputs);
+    n["percdamp"].read(o.percdamp);
+    n["blocksize"].read(o.blocksize);
 }
 
 void read(const Node& n, LayerPart& p) {
@@ -371,6 +376,7 @@ void read(const Node& n, LayerResultEvent& l) {
     n["restored"].read(l.restored);
     n["target_sparsity"].read(l.targetSparsity);
     n["sparsity"].read(l.sparsity);
+    n["reconstruction_error"].read(l.reconstructionError);
 }
 
 void read(const Node& n, SearchStepEvent& s) {

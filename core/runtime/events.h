@@ -98,6 +98,9 @@ struct LayerResultEvent {
     double targetSparsity = 0.0;
     double sparsity = 0.0;  // achieved: zeros of this layer after the run / numel
     std::vector<LayerPart> parts;  // a fused layer's parts; empty for a plain one
+    // SparseGPT: the layer's reconstruction error as the reference reports it (Σ (w-q)²/d²/2
+    // over its sweep); -1 for methods that do not reconstruct.
+    double reconstructionError = -1.0;
 };
 
 struct MemorySampleEvent {

@@ -196,6 +196,8 @@ private Q_SLOTS:
         QTest::newRow("magnitude + probe") << "magnitude" << "global" << true << "oneshot" << false;
         QTest::newRow("wanda row + probe + head") << "wanda" << "row" << true << "oneshot" << true;
         QTest::newRow("layer-wise probe") << "magnitude" << "layer" << true << "layerwise" << false;
+        QTest::newRow("sparsegpt layer + head") << "sparsegpt" << "layer" << false << "oneshot" << true;
+        QTest::newRow("sparsegpt 2:4") << "sparsegpt" << "nm" << false << "oneshot" << false;
     }
     void demoRunEqualsWholeModel() {
         QFETCH(QString, method);

@@ -12,9 +12,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <functional>
+#include <map>
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -493,11 +495,74 @@ private Q_SLOTS:
             << QStringList{"prune", "--model", model, "--fast"} << 2 << "--fast";
         QTest::newRow("seqlen 1") << QStringList{"eval", "--model", model, "--seqlen", "1"} << 2
                                   << "--seqlen";
+        QTest::newRow("sparsegpt, global group")
+            << QStringList{"prune", "--model", model, "--method", "sparsegpt", "--group", "global",
+                           "--no-eval"}
+            << 2 << "--group";
+        QTest::newRow("target of a layer that is not there")
+            << QStringList{"prune", "--model", model, "--layer-sparsity", "no.such.weight=0.3",
+                           "--no-eval"}
+            << 2 << "no.such.weight";
+        QTest::newRow("layer target not a number")
+            << QStringList{"prune", "--model", model, "--layer-sparsity", "a=half", "--no-eval"}
+            << 2 << "--layer-sparsity";
         QTest::newRow("threads 0")
             << QStringList{"bench", "select", "--model", model, "--threads", "0"} << 2
             << "--threads";
         QTest::newRow("missing model")
             << QStringList{"info", "--model", "/nonexistent/model"} << 3 << "/nonexistent/model";
+    }
+    // Three layers set by hand (a list, then a JSON file): each prunes exactly ⌊s × weights⌋,
+    // every other layer ⌊0.5 × weights⌋, and the JSON says target and achieved per layer.
+    // The JSON a --json run printed (stdout), past the progress lines (stderr) merged before it.
+    static nlohmann::json printedJson(const Run& run) {
+        const int start = run.output.indexOf("{\n");
+        if (start < 0) return nlohmann::json();
+        return nlohmann::json::parse(run.output.mid(start).toStdString());
+    }
+
+    void layerTargetsPruneExactlyThoseCounts_data() {
+        QTest::addColumn<bool>("jsonFile");
+        QTest::newRow("name=s list") << false;
+        QTest::newRow("JSON file") << true;
+    }
+    void layerTargetsPruneExactlyThoseCounts() {
+        QFETCH(bool, jsonFile);
+        const QString model = demoModel();
+        const QStringList base = {"prune",   "--model", model,  "--method",    "magnitude",
+                                  "--group", "layer",   "--sparsity", "0.5", "--no-eval",
+                                  "--json"};
+        const Run plain = runCli(base, 120000);
+        GP_EXPECT_EXIT(plain, 0);
+        const nlohmann::json layers = printedJson(plain)["layers"];
+        QVERIFY(layers.size() >= 4);
+        const std::map<std::string, double> chosen = {{layers[0]["name"], 0.1},
+                                                      {layers[2]["name"], 0.35},
+                                                      {layers[3]["name"], 0.8}};
+        QString spec;
+        nlohmann::json file = nlohmann::json::object();
+        for (const auto& [name, target] : chosen) {
+            spec += QString("%1%2=%3").arg(spec.isEmpty() ? "" : ",").arg(name.c_str()).arg(target);
+            file[name] = target;
+        }
+        QTemporaryDir folder;
+        const QString path = folder.filePath("targets.json");
+        if (jsonFile) {
+            QFile out(path);
+            QVERIFY(out.open(QIODevice::WriteOnly));
+            out.write(QByteArray::fromStdString(file.dump()));
+        }
+        const Run run = runCli(base + QStringList{"--layer-sparsity", jsonFile ? path : spec}, 120000);
+        GP_EXPECT_EXIT(run, 0);
+        const nlohmann::json result = printedJson(run);
+        QVERIFY2(result.contains("layers"), qPrintable(run.output));
+        for (const nlohmann::json& layer : result["layers"]) {
+            const std::string name = layer["name"];
+            const double target = chosen.count(name) ? chosen.at(name) : 0.5;
+            const int64_t numel = layer["numel"];
+            QCOMPARE(layer["pruned"].get<int64_t>(), int64_t(std::floor(target * double(numel))));
+            QCOMPARE(layer["target_sparsity"].get<double>(), target);
+        }
     }
     // The compute threads: OMP_NUM_THREADS when set, --threads over it, and the output says
     // which. With one thread the child's CPU time (its rusage, counted when it is reaped) stays

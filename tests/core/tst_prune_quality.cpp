@@ -5,12 +5,19 @@
 #include <ATen/ATen.h>
 #include <QtTest/QtTest>
 
+#include <cmath>
+#include <map>
+#include <set>
+
 #include "core/api/engine.h"
+#include "core/api/session_impl.h"
 #include "core/eval/calibration.h"
 #include "core/eval/perplexity.h"
 #include "core/eval/token_stream.h"
 #include "core/io/text_file.h"
+#include "core/prune/layer_targets.h"
 #include "core/prune/pruner.h"
+#include "core/prune/sparsegpt.h"
 #include "core/tokenizer/bpe_trainer.h"
 #include "core/train/trainer.h"
 #include "tests/support/test_support.h"
@@ -103,6 +110,68 @@ double pruneWiki(WikiModel& wiki, const std::string& method, bool probe, int64_t
     return result.pplAfter;
 }
 
+// SparseGPT's fasterprune transcribed from IST-DASLab/sparsegpt's sparsegpt.py, line by line in
+// fp32 ATen (W [out, in], H [in, in]; prunen = 0: unstructured). Returns the pruned weights and
+// writes the pruned positions into `mask`.
+at::Tensor transcribedSparseGpt(at::Tensor W, at::Tensor H, double sparsity, int64_t prunen,
+                                int64_t prunem, int64_t blocksize, double percdamp,
+                                at::Tensor& mask) {
+    using at::indexing::Slice;
+    using at::indexing::None;
+    W = W.clone();
+    H = H.clone();
+    const int64_t columns = W.size(1);
+    const at::Tensor dead = at::diag(H) == 0;
+    const at::Tensor deadIndex = dead.nonzero().flatten();
+    H.index_put_({deadIndex, deadIndex}, 1.0);
+    W.index_put_({Slice(), dead}, 0.0);
+    const at::Tensor damp = percdamp * at::mean(at::diag(H));
+    const at::Tensor diagIndex = at::arange(columns);
+    H.index_put_({diagIndex, diagIndex}, H.index({diagIndex, diagIndex}) + damp);
+    H = at::linalg_cholesky(H);
+    H = at::cholesky_inverse(H);
+    const at::Tensor Hinv = at::linalg_cholesky(H, /*upper=*/true);
+    mask = at::zeros_like(W, at::kBool);
+    for (int64_t i1 = 0; i1 < columns; i1 += blocksize) {
+        const int64_t i2 = std::min(i1 + blocksize, columns), count = i2 - i1;
+        at::Tensor W1 = W.index({Slice(), Slice(i1, i2)}).clone();
+        at::Tensor Q1 = at::zeros_like(W1), Err1 = at::zeros_like(W1);
+        const at::Tensor Hinv1 = Hinv.index({Slice(i1, i2), Slice(i1, i2)});
+        at::Tensor mask1;
+        if (prunen == 0) {
+            const at::Tensor tmp = W1.pow(2) / at::diag(Hinv1).reshape({1, -1}).pow(2);
+            const at::Tensor thresh =
+                std::get<0>(at::sort(tmp.flatten()))[int64_t(double(tmp.numel()) * sparsity)];
+            mask1 = tmp <= thresh;
+        } else {
+            mask1 = at::zeros_like(W1) == 1;
+        }
+        for (int64_t i = 0; i < count; ++i) {
+            const at::Tensor w = W1.index({Slice(), i});
+            const at::Tensor d = Hinv1.index({i, i});
+            if (prunen != 0 && i % prunem == 0) {
+                const at::Tensor tmp = W1.index({Slice(), Slice(i, i + prunem)}).pow(2) /
+                                       at::diag(Hinv1).index({Slice(i, i + prunem)}).reshape({1, -1}).pow(2);
+                mask1.scatter_(1, i + std::get<1>(at::topk(tmp, prunen, 1, false)), true);
+            }
+            at::Tensor q = w.clone();
+            q.index_put_({mask1.index({Slice(), i})}, 0.0);
+            Q1.index_put_({Slice(), i}, q);
+            const at::Tensor err1 = (w - q) / d;
+            W1.index_put_({Slice(), Slice(i, None)},
+                          W1.index({Slice(), Slice(i, None)}) -
+                              err1.unsqueeze(1).matmul(Hinv1.index({i, Slice(i, None)}).unsqueeze(0)));
+            Err1.index_put_({Slice(), i}, err1);
+        }
+        W.index_put_({Slice(), Slice(i1, i2)}, Q1);
+        mask.index_put_({Slice(), Slice(i1, i2)}, mask1);
+        W.index_put_({Slice(), Slice(i2, None)},
+                     W.index({Slice(), Slice(i2, None)}) -
+                         Err1.matmul(Hinv.index({Slice(i1, i2), Slice(i2, None)})));
+    }
+    return W;
+}
+
 }  // namespace
 
 class TestPruneQuality : public QObject {
@@ -139,6 +208,157 @@ private Q_SLOTS:
         sameWindows.seqlen = 128;
         sameWindows.batchSize = 8;
         QCOMPARE(session->evaluate(sameWindows).ppl, wanda.pplAfter);
+    }
+
+    // One linear layer: the engine's sweep against the transcription above, on the same H (from
+    // the engine's accumulator, itself checked against 2·XᵀX/n in fp64): identical masks and
+    // weights within 1e-5 relative. 300 inputs = two full blocks of 128 and a short one; two
+    // inputs never fire (dead).
+    void sparseGptMatchesTheReferenceOnOneLayer_data() {
+        QTest::addColumn<int>("prunen");
+        QTest::newRow("unstructured 50%") << 0;
+        QTest::newRow("2:4") << 2;
+    }
+    void sparseGptMatchesTheReferenceOnOneLayer() {
+        QFETCH(int, prunen);
+        at::manual_seed(11);
+        const int64_t out = 48, in = 300;
+        const at::Tensor weight = at::randn({out, in});
+        std::vector<at::Tensor> batches;  // [windows, tokens, in]: 3 batches of 2, 3, 1 windows
+        for (int64_t windows : {2, 3, 1}) {
+            at::Tensor x = at::randn({windows, 40, in}) * at::rand({in}) * 3;
+            x.index_put_({at::indexing::Slice(), at::indexing::Slice(), 7}, 0.0);
+            x.index_put_({at::indexing::Slice(), at::indexing::Slice(), 200}, 0.0);
+            batches.push_back(x);
+        }
+        PrunableWeight layer{"layer.weight", 0, weight, {}};
+        HessianAccumulator accumulator({layer}, at::kCPU);
+        const LinearInputTap tap = accumulator.tap();
+        for (const at::Tensor& x : batches) tap("layer.weight", x);
+        const at::Tensor H = accumulator.finish().at("layer.weight");
+        const at::Tensor X = at::cat(batches, 0).reshape({-1, in}).to(at::kDouble);
+        GP_COMPARE_TENSORS(H.to(at::kDouble), 2.0 * X.t().matmul(X) / 6.0, 1e-3, 1e-5);
+        QCOMPARE(H[7][7].item<float>(), 0.0f);
+
+        SparseGptOptions options;
+        options.sparsity = 0.5;
+        options.pruneN = prunen;
+        options.pruneM = prunen ? 4 : 0;
+        const SparseGptResult engine = sparseGptPrune(weight, H, options, "layer.weight");
+        at::Tensor mask;
+        const at::Tensor expected =
+            transcribedSparseGpt(weight, H, 0.5, prunen, prunen ? 4 : 0, 128, 0.01, mask);
+        QVERIFY2(at::equal(engine.mask, mask),
+                 qPrintable(QString("%1 mask entries differ").arg((engine.mask != mask).sum().item<int64_t>())));
+        const double relative =
+            ((engine.weight - expected).norm() / expected.norm()).item<double>();
+        QVERIFY2(relative < 1e-5, qPrintable(QString("relative error %1").arg(relative)));
+        // What SparseGPT promises: the pruned entries are zero, the dead columns too, the layer
+        // at the requested sparsity (unstructured: at least half of every block, as the reference).
+        QVERIFY(at::equal(engine.weight.masked_select(engine.mask), at::zeros({engine.mask.sum().item<int64_t>()})));
+        QCOMPARE(engine.weight.select(1, 200).abs().sum().item<float>(), 0.0f);
+        const double pruned = double(engine.mask.sum().item<int64_t>()) / double(out * in);
+        QVERIFY2(pruned >= 0.5 && pruned < 0.51, qPrintable(QString::number(pruned)));
+        QVERIFY(engine.error > 0.0);
+        // And the reconstruction beats zeroing the same weights: ‖(W - Ŵ)X‖ is smaller.
+        const at::Tensor Xf = X.to(at::kFloat);
+        const double reconstructed = (Xf.matmul((weight - engine.weight).t())).norm().item<double>();
+        const double zeroed =
+            (Xf.matmul((weight - weight.masked_fill(engine.mask, 0)).t())).norm().item<double>();
+        QVERIFY2(reconstructed < 0.9 * zeroed,
+                 qPrintable(QString("reconstructed %1, zeroed %2").arg(reconstructed).arg(zeroed)));
+    }
+
+    // On the demo model, 50% SparseGPT (sequential, per layer) stays below 50% WANDA per row.
+    void demoModelSparseGptBeatsWanda() {
+        const auto session = ModelSession::open(demoModelPath());
+        PruneOptions options = demoOptions("wanda", false);
+        const PruneResult wanda = session->prune(options);
+        options.method = "sparsegpt";
+        options.group = "layer";
+        const PruneResult sparsegpt = session->prune(options);
+        qInfo("demo at 50%%: wanda ppl %.3f, sparsegpt ppl %.3f (sparsity %.4f)", wanda.pplAfter,
+              sparsegpt.pplAfter, sparsegpt.sparsity);
+        QVERIFY2(sparsegpt.pplAfter < wanda.pplAfter, "sparsegpt must beat wanda at 50%");
+        QVERIFY(sparsegpt.sparsity >= 0.5 && sparsegpt.sparsity < 0.52);
+        for (const LayerResultEvent& layer : sparsegpt.layers)
+            QVERIFY2(layer.reconstructionError > 0.0, layer.layer.c_str());
+        // A SparseGPT run changes the kept weights too: applying it again gives those weights.
+        const std::string after = session->weightFingerprint();
+        session->applyRun(wanda.runId);
+        session->applyRun(sparsegpt.runId);
+        QCOMPARE(session->weightFingerprint(), after);
+    }
+
+    // OWL on three one-layer blocks whose outlier ratios are known by construction: |W| = 1
+    // except k entries of 100 in 40, norms 1, so with M = 5 exactly the k large ones are
+    // outliers (ratios 2.5, 5, 10 %). OWL's map: min-max to [0, 2λ], minus the mean; the widest
+    // deviation (0.0889) is over λ = 0.08, so all deviations shrink by λ / 0.0889.
+    void owlAllocationFollowsTheOutlierRatios() {
+        std::vector<PrunableWeight> layers;
+        std::map<std::string, at::Tensor> norms;
+        const int64_t counts[] = {1, 2, 4};
+        for (int64_t block = 0; block < 3; ++block) {
+            at::Tensor w = at::ones({4, 10});
+            w.view({-1}).slice(0, 0, counts[block]).fill_(-100.0);  // the sign must not matter
+            const std::string name = "block" + std::to_string(block);
+            layers.push_back({name, block, w, {}});
+            norms[name] = at::ones({10});
+        }
+        const double s = 0.5, lambda = 0.08;
+        const OwlAllocation owl = owlAllocation(layers, norms, s, lambda, 5.0);
+        const double ratios[] = {2.5, 5.0, 10.0};
+        double scaled[3], mean = 0.0, widest = 0.0;
+        for (int i = 0; i < 3; ++i) {
+            QCOMPARE(owl.blockRatio.at(i), ratios[i]);
+            scaled[i] = (ratios[i] - 2.5) / 7.5 * 2 * lambda;
+            mean += scaled[i] / 3;
+        }
+        for (double value : scaled) widest = std::max(widest, std::abs(value - mean));
+        double sum = 0.0;
+        for (int i = 0; i < 3; ++i) {
+            const double expected = s - (scaled[i] - mean) * (lambda / widest);
+            QVERIFY(std::abs(owl.layerTargets[i] - expected) < 1e-12);
+            QVERIFY(owl.layerTargets[i] >= s - lambda - 1e-12 && owl.layerTargets[i] <= s + lambda + 1e-12);
+            sum += owl.layerTargets[i];
+        }
+        QVERIFY(std::abs(sum / 3 - s) < 1e-12);
+        QVERIFY(owl.layerTargets[2] < owl.layerTargets[0]);  // more outliers, less pruning
+    }
+
+    // On the demo model with every method: the block targets average exactly to S, stay in
+    // [S - λ, S + λ], and each layer prunes exactly its target's count (layer group).
+    void owlRunsHonourTheAllocation_data() {
+        QTest::addColumn<QString>("method");
+        QTest::newRow("magnitude") << "magnitude";
+        QTest::newRow("wanda") << "wanda";
+        QTest::newRow("sparsegpt") << "sparsegpt";
+    }
+    void owlRunsHonourTheAllocation() {
+        QFETCH(QString, method);
+        const auto session = ModelSession::open(demoModelPath());
+        PruneOptions options = demoOptions(method.toStdString(), false);
+        options.group = "layer";
+        options.sparsity = 0.6;
+        options.layerSparsity = "owl";
+        options.evaluate = false;
+        const PruneResult result = session->prune(options);
+        std::map<int64_t, double> blockTarget;
+        std::set<double> distinct;
+        for (size_t i = 0; i < result.layers.size(); ++i) {
+            const LayerResultEvent& layer = result.layers[i];
+            const int64_t block = session->impl().prunable[i].block;
+            if (blockTarget.count(block)) QCOMPARE(layer.targetSparsity, blockTarget[block]);
+            blockTarget[block] = layer.targetSparsity;
+            distinct.insert(layer.targetSparsity);
+            QVERIFY(layer.targetSparsity >= 0.6 - 0.08 - 1e-12 && layer.targetSparsity <= 0.6 + 0.08 + 1e-12);
+            if (method != "sparsegpt")
+                QCOMPARE(layer.pruned, int64_t(std::floor(layer.targetSparsity * double(layer.numel))));
+        }
+        double mean = 0.0;
+        for (const auto& [block, target] : blockTarget) mean += target / double(blockTarget.size());
+        QVERIFY2(std::abs(mean - 0.6) < 1e-12, qPrintable(QString::number(mean, 'g', 17)));
+        QVERIFY2(distinct.size() > 1, "OWL gave every block the same target");
     }
 
     void sameSeedGivesTheSameResult() {

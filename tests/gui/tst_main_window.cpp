@@ -19,12 +19,15 @@
 #include <QStatusBar>
 #include <QTableView>
 #include <QTemporaryDir>
+#include <QPushButton>
 #include <QTimer>
 #include <QUrl>
 #include <QtTest/QtTest>
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <set>
 #include <memory>
 
 #include "core/api/engine.h"
@@ -89,6 +92,7 @@ private Q_SLOTS:
     void exportsModelAndReport();
     void settingsPersist();
     void dropOpensModel();
+    void layerTargetsFromTheTable();
     void sampleBeforeAndAfter();  // last: it adds a run to the history the others count
 
 private:
@@ -314,6 +318,67 @@ void TestMainWindow::previewMatchesRun() {
         QVERIFY(std::abs(window.layerPlot()->predictedAt(int(i)) - result->layers[i].sparsity) <
                 1e-12);
     }
+}
+
+// Three layers' targets typed into the table's Target column: the prediction follows them (from
+// the cached scores, no run), the run prunes exactly ⌊target × weights⌋ in each layer and the
+// others at the slider's 50%; OWL's button then fills the column with targets averaging 50%.
+void TestMainWindow::layerTargetsFromTheTable() {
+    MainWindow& window = *m_window;
+    PruneOptions options = magnitudeRun(0.5, "exact", false);
+    options.group = "layer";
+    setControls(window, options);
+    LayerTableModel* table = window.layerTable();
+    const std::vector<LayerState>& layers = window.session()->layers();
+    QVERIFY(layers.size() >= 4);
+    const std::map<int, QString> typed = {{0, "10"}, {1, "35 %"}, {3, "80"}};
+    const std::map<int, double> expected = {{0, 0.10}, {1, 0.35}, {3, 0.80}};
+    for (const auto& [row, text] : typed) {
+        const QModelIndex cell = table->index(row, LayerTableModel::Target);
+        QVERIFY(table->flags(cell) & Qt::ItemIsEditable);
+        QVERIFY(table->setData(cell, text));
+    }
+    QVERIFY(!table->setData(table->index(2, LayerTableModel::Target), "120"));  // refused
+    waitForLatestPreview();
+    const Preview preview = window.session()->preview();
+    QCOMPARE(preview.layerTargets.size(), layers.size());
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const double target = expected.count(int(i)) ? expected.at(int(i)) : 0.5;
+        QCOMPARE(table->index(int(i), LayerTableModel::Target).data(LayerTableModel::SortRole).toDouble(),
+                 target);
+        const double count = std::floor(target * double(layers[i].info.numel));
+        QCOMPARE(preview.layerSparsity[i], count / double(layers[i].info.numel));
+    }
+
+    const auto result = run(options);  // the controls' options: the table keeps its targets
+    QVERIFY(result);
+    for (size_t i = 0; i < layers.size(); ++i) {
+        const double target = expected.count(int(i)) ? expected.at(int(i)) : 0.5;
+        QCOMPARE(result->layers[i].pruned, int64_t(std::floor(target * double(layers[i].info.numel))));
+        QCOMPARE(result->layers[i].targetSparsity, target);
+    }
+
+    // OWL as a starting point: needs WANDA's norms, which a WANDA run leaves in the session.
+    PruneOptions wanda = options;
+    wanda.method = "wanda";
+    wanda.nsamples = 8;
+    wanda.seqlen = 64;
+    QVERIFY(run(wanda));
+    auto* owl = window.findChild<QPushButton*>("owlTargets");
+    QVERIFY(owl);
+    QSignalSpy changed(window.session(), &StudioSession::layerTargetsChanged);
+    owl->click();
+    QVERIFY(changed.wait(kJobMs));
+    const std::map<std::string, double> owlTargets = window.session()->pruneOptions().layerTargets;
+    QCOMPARE(owlTargets.size(), layers.size());
+    std::set<double> distinct;
+    for (const auto& [name, target] : owlTargets) {
+        QVERIFY(target >= 0.5 - 0.08 - 1e-12 && target <= 0.5 + 0.08 + 1e-12);
+        distinct.insert(target);
+    }
+    QVERIFY(distinct.size() > 1);
+    window.findChild<QPushButton*>("uniformTargets")->click();
+    QVERIFY(window.session()->pruneOptions().layerTargets.empty());
 }
 
 // Under row (or layer, N:M) groups no single threshold exists: the whole-model histogram draws

@@ -72,6 +72,23 @@ void describeMasks(const Checkpoint& checkpoint, ModelInfo& info) {
 
 }  // namespace
 
+namespace {
+
+// The weights as the model will hold them, shapes only: floating tensors as meta tensors of the
+// compute dtype (a GGUF F16 file stores its norms in F32; loading converts both), or as stored
+// for a block-wise session, which keeps them so.
+WeightMap headerView(const WeightMap& weights, const ComputeSpec& compute, bool asStored) {
+    WeightMap view;
+    for (const auto& [name, tensor] : weights)
+        view[name] = asStored || !at::isFloatingType(tensor.scalar_type())
+                         ? tensor
+                         : at::empty(tensor.sizes(),
+                                     at::TensorOptions().device(at::kMeta).dtype(compute.dtype));
+    return view;
+}
+
+}  // namespace
+
 ModelInfo describeSession(const ModelSession::Impl& session) {
     const ModelConfig& config = session.config;
     ModelInfo info;
@@ -233,9 +250,14 @@ std::unique_ptr<ModelSession> ModelSession::open(const std::string& path,
                                            : session->checkpoint.configPath);
     WeightMap weights = std::move(session->checkpoint.weights);
     // Every tensor's name, shape and dtype is checked against the config (a model over the
-    // headers, thrown away) before any weight is copied, converted or moved.
-    createCausalLM(session->config, weights, path, session->checkpoint.tensorAliases);
-    if (!options.headersOnly) prepareWeights(*session, weights);
+    // headers in the dtypes it will hold, thrown away) before any weight is copied, converted or
+    // moved. Describing only, that model is the session's.
+    const WeightMap headers = headerView(weights, session->compute, options.blockwise);
+    createCausalLM(session->config, headers, path, session->checkpoint.tensorAliases);
+    if (options.headersOnly)
+        weights = headers;
+    else
+        prepareWeights(*session, weights);
     session->model = createCausalLM(session->config, std::move(weights), path,
                                     session->checkpoint.tensorAliases);
     const std::string tokenizerPath =

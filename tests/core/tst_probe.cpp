@@ -302,7 +302,10 @@ private Q_SLOTS:
                                                                windows, 2, NormStatistic::Paper);
         std::map<std::string, at::Tensor> sequential;
         pruneBlocksSequentially(
-            *model, ComputeSpec{}, layers, windows, 2, NormStatistic::Paper, true,
+            *model, ComputeSpec{}, layers, windows, 2,
+            [](const std::vector<PrunableWeight>& block) {
+                return std::make_unique<NormAccumulator>(block, at::kCPU, NormStatistic::Paper);
+            },
             [&](const std::vector<int64_t>&, const std::vector<PrunableWeight>&,
                 const std::map<std::string, at::Tensor>& norms) {
                 for (const auto& [name, norm] : norms) sequential[name] = norm.clone();
@@ -573,7 +576,7 @@ private Q_SLOTS:
         QFETCH(QString, expected);
         PruneOptions options;
         if (field == "sparsity") options.sparsity = 1.0;
-        if (field == "method") options.method = "sparsegpt";
+        if (field == "method") options.method = "optimal-brain-surgeon";
         if (field == "schedule") options.schedule = "gradual";
         if (field == "group") options.group = "block";
         if (field == "reduction") {
